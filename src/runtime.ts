@@ -1,0 +1,122 @@
+/**
+ * Wires a running Cartograph from a config: database (given or embedded), migrations, infra (Redis or
+ * in-memory), services, schema and the HTTP/WebSocket app. Used by main.ts and by the tests, so the
+ * tests exercise the same wiring production uses.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Config } from "./config.js";
+import { createDatabase, type Database } from "./db/client.js";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded.js";
+import { runMigrations } from "./db/migrate.js";
+import { createMemoryInfra } from "./infra/memory.js";
+import { createRedisInfra } from "./infra/redis.js";
+import type { Infra } from "./infra/types.js";
+import type { Logger } from "./logger.js";
+import { buildCartographSchema } from "./schema/build.js";
+import { type App, createApp } from "./server/app.js";
+import { createServices, type Services } from "./services/index.js";
+import { DEFAULT_PASSWORD_COST, type PasswordCost } from "./services/password.js";
+import { TokenService } from "./services/tokens.js";
+
+export interface Runtime {
+  config: Config;
+  database: Database;
+  databaseUrl: string;
+  infra: Infra;
+  services: Services;
+  app: App;
+  /** Stops background jobs, drains the server, closes pools, stops the embedded database. */
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  /** Use this database instead of DATABASE_URL / embedded (tests). */
+  databaseUrl?: string;
+  /** Use this infra instead of REDIS_URL / memory (tests). */
+  infra?: Infra;
+  passwordCost?: PasswordCost;
+  now?: () => Date;
+  /** Skip migrations (tests clone an already migrated template). */
+  skipMigrations?: boolean;
+}
+
+export async function startRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
+  const { logger } = opts;
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = opts.databaseUrl ?? config.DATABASE_URL;
+  if (!databaseUrl) {
+    logger.info({ dataDir: config.DATA_DIR }, "starting embedded PostgreSQL");
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(config.DATA_DIR, "pg"),
+      port: config.EMBEDDED_PG_PORT,
+      log: (line) => logger.trace({ pg: line }),
+    });
+    databaseUrl = embedded.url;
+  }
+  try {
+    if (!opts.skipMigrations) await runMigrations(databaseUrl);
+    const database = createDatabase(databaseUrl, { poolSize: config.DATABASE_POOL_SIZE });
+    const infra =
+      opts.infra ?? (config.REDIS_URL ? createRedisInfra(config.REDIS_URL, { logger }) : createMemoryInfra());
+    const tokens = new TokenService(await jwtSecret(config, logger), config.JWT_TTL_SECONDS);
+    const services = createServices({
+      db: database.db,
+      infra,
+      config,
+      logger,
+      tokens,
+      passwordCost: opts.passwordCost ?? DEFAULT_PASSWORD_COST,
+      now: opts.now ?? (() => new Date()),
+    });
+    const schema = await buildCartographSchema();
+    const app = await createApp({
+      config,
+      services,
+      schema,
+      logger,
+      ready: async () => ({
+        database: await database.sql`select 1`.then(
+          () => true,
+          () => false,
+        ),
+        redis: await infra.ping(),
+      }),
+    });
+    return {
+      config,
+      database,
+      databaseUrl,
+      infra,
+      services,
+      app,
+      async stop() {
+        await app.close();
+        await infra.close();
+        await database.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await embedded?.stop();
+    throw e;
+  }
+}
+
+/**
+ * JWT_SECRET when set. Otherwise (development) a random secret kept in DATA_DIR, so tokens survive a
+ * restart of the embedded setup.
+ */
+async function jwtSecret(config: Config, logger: Logger): Promise<string> {
+  if (config.JWT_SECRET) return config.JWT_SECRET;
+  const file = path.join(config.DATA_DIR, "jwt-secret");
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const secret = randomBytes(48).toString("base64url");
+  await mkdir(config.DATA_DIR, { recursive: true });
+  await writeFile(file, secret, { mode: 0o600 });
+  logger.warn({ file }, "JWT_SECRET not set: generated one for development");
+  return secret;
+}

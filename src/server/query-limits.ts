@@ -1,0 +1,81 @@
+/**
+ * Guards against oversized queries: a depth limit (fragments followed) and a complexity budget in which
+ * a list field's cost is multiplied by its `first` argument. Depth is a validation rule; complexity is
+ * checked once the operation and its variables are known. Either way a rejected query never executes.
+ */
+import {
+  type ASTVisitor,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  type GraphQLSchema,
+  Kind,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
+} from "graphql";
+import { type ComplexityEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
+
+export function depthLimitRule(maxDepth: number): ValidationRule {
+  return (context: ValidationContext): ASTVisitor => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const def of context.getDocument().definitions) {
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    }
+    const depthOf = (set: SelectionSetNode | undefined, depth: number, seen: Set<string>): number => {
+      if (!set) return depth;
+      let max = depth;
+      for (const sel of set.selections) {
+        if (sel.kind === Kind.FIELD) {
+          // Introspection fields are bounded by the schema; the playground's docs query is deep.
+          if (sel.name.value.startsWith("__")) continue;
+          max = Math.max(max, depthOf(sel.selectionSet, depth + 1, seen));
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          max = Math.max(max, depthOf(sel.selectionSet, depth, seen));
+        } else {
+          const name = sel.name.value;
+          const frag = fragments.get(name);
+          if (frag && !seen.has(name)) max = Math.max(max, depthOf(frag.selectionSet, depth, new Set(seen).add(name)));
+        }
+        if (max > maxDepth) return max;
+      }
+      return max;
+    };
+    return {
+      OperationDefinition(node) {
+        const depth = depthOf(node.selectionSet, 0, new Set());
+        if (depth > maxDepth) {
+          context.reportError(
+            new GraphQLError(`Query is too deep: depth ${depth} exceeds the limit of ${maxDepth}`, {
+              nodes: [node],
+              extensions: { code: "QUERY_TOO_DEEP" },
+            }),
+          );
+        }
+      },
+    };
+  };
+}
+
+/** A list field with `first: n` costs n times its children. */
+const paginationEstimator: ComplexityEstimator = ({ args, childComplexity }) => {
+  const first = typeof args.first === "number" ? Math.max(0, args.first) : undefined;
+  if (first === undefined) return undefined;
+  return 1 + childComplexity * Math.max(1, first);
+};
+
+/** Complexity of one operation with its variables; a variable `first` counts at its real value. */
+export function operationComplexity(
+  schema: GraphQLSchema,
+  query: DocumentNode,
+  operationName: string | undefined,
+  variables: Record<string, unknown> | undefined,
+): number {
+  return getComplexity({
+    schema,
+    query,
+    operationName,
+    variables: variables ?? {},
+    estimators: [paginationEstimator, simpleEstimator({ defaultComplexity: 1 })],
+  });
+}
