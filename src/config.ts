@@ -47,6 +47,8 @@ const envSchema = z.object({
   GUEST_CART_EXPIRE_AFTER_SECONDS: int(1, 60 * 60 * 24 * 3650).default(60 * 60 * 24 * 30),
   CART_JOB_INTERVAL_SECONDS: int(0, 60 * 60 * 24).default(60),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  /** Outbox relay safety-net poll; LISTEN/NOTIFY wakes it at once on commit. */
+  OUTBOX_POLL_MS: int(10, 3_600_000).default(250),
 });
 
 export type Env = z.infer<typeof envSchema>;

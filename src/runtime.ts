@@ -18,6 +18,7 @@ import type { Logger } from "./logger.js";
 import { buildCartographSchema } from "./schema/build.js";
 import { type App, createApp } from "./server/app.js";
 import { createServices, type Services } from "./services/index.js";
+import { OutboxRelay } from "./services/outbox-relay.js";
 import { DEFAULT_PASSWORD_COST, type PasswordCost } from "./services/password.js";
 import { TokenService } from "./services/tokens.js";
 
@@ -28,6 +29,8 @@ export interface Runtime {
   infra: Infra;
   services: Services;
   app: App;
+  /** Publishes committed outbox events to `infra.pubsub` (LISTEN/NOTIFY + poll). */
+  outboxRelay: OutboxRelay;
   /** Stops background jobs, drains the server, closes pools, stops the embedded database. */
   stop(): Promise<void>;
 }
@@ -86,6 +89,15 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
         redis: await infra.ping(),
       }),
     });
+    services.cartLifecycle.start(config.CART_JOB_INTERVAL_SECONDS);
+    const outboxRelay = new OutboxRelay({
+      db: database.db,
+      listener: database.sql,
+      pubsub: infra.pubsub,
+      logger,
+      pollMs: config.OUTBOX_POLL_MS,
+    });
+    await outboxRelay.start();
     return {
       config,
       database,
@@ -93,7 +105,10 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       infra,
       services,
       app,
+      outboxRelay,
       async stop() {
+        await outboxRelay.stop();
+        await services.cartLifecycle.stop();
         await app.close();
         await infra.close();
         await database.close();

@@ -1,0 +1,84 @@
+/**
+ * The transactional outbox: a service that changes state records the event with `writeOutbox(tx, ...)`
+ * inside the same transaction, so the event exists exactly when the change committed. The OutboxRelay
+ * (outbox-relay.ts) publishes it to pub/sub afterwards, at least once.
+ *
+ * Naming. A topic is `<entity>.<what_happened>`, lower snake case: `order.status_changed`,
+ * `cart.price_changed`. The key is the id of the entity the event is about (the order id, the cart id).
+ * Every event is published on three channels, each carrying the same `OutboxMessage`:
+ *   `<topic>:<key>`        one entity            `order.status_changed:<orderId>`
+ *   `<topic>@<storeId>`    one store             `order.status_changed@<storeId>` (staff: any order)
+ *   `<topic>`              every store           internal consumers only: never hand it to a client
+ *                                                without filtering by storeId.
+ * Build channel names with `entityChannel` / `storeChannel`, never by hand.
+ */
+import { sql } from "drizzle-orm";
+import type { Executor } from "../db/client.js";
+import { outbox } from "../db/schema.js";
+
+/** The PostgreSQL NOTIFY channel that wakes the relays when a transaction with events commits. */
+export const OUTBOX_NOTIFY_CHANNEL = "cartograph_outbox";
+
+const TOPIC = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+export interface OutboxEvent {
+  storeId: string;
+  /** `<entity>.<what_happened>`, e.g. `order.status_changed`. */
+  topic: string;
+  /** Id of the entity the event is about. */
+  key: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * What subscribers receive. Delivery is at least once: dedupe by `id`. Ids grow in insertion order;
+ * for one key they follow commit order too, because the services lock the entity's row before writing
+ * its event. A type, not an interface, so that it is a `Record<string, unknown>` pub/sub can carry.
+ */
+export type OutboxMessage = {
+  id: number;
+  storeId: string;
+  topic: string;
+  key: string;
+  /** ISO timestamp of the transaction that wrote the event. */
+  occurredAt: string;
+  payload: Record<string, unknown>;
+};
+
+export const entityChannel = (topic: string, key: string): string => `${topic}:${key}`;
+export const storeChannel = (topic: string, storeId: string): string => `${topic}@${storeId}`;
+
+/** Every channel an event is published on (see the naming at the top of this file). */
+export function outboxChannels(event: Pick<OutboxEvent, "storeId" | "topic" | "key">): string[] {
+  return [entityChannel(event.topic, event.key), storeChannel(event.topic, event.storeId), event.topic];
+}
+
+/**
+ * Records `event` in the caller's transaction, and asks PostgreSQL to notify the relays: NOTIFY is
+ * delivered only at commit (and never on rollback), so a relay wakes exactly when there is something
+ * to publish. One statement, so it costs every use case a single round trip.
+ */
+export async function writeOutbox(tx: Executor, event: OutboxEvent): Promise<void> {
+  if (!TOPIC.test(event.topic)) throw new Error(`invalid outbox topic "${event.topic}"`);
+  if (!event.key || /[\s:@]/.test(event.key)) throw new Error(`invalid outbox key "${event.key}"`);
+  await tx.execute(sql`
+    with written as (
+      insert into ${outbox} (store_id, topic, key, payload)
+      values (${event.storeId}, ${event.topic}, ${event.key}, ${JSON.stringify(event.payload)}::jsonb)
+      returning id
+    )
+    select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '') from written`);
+}
+
+/** Narrows a pub/sub payload to the message the relay publishes. */
+export function isOutboxMessage(value: Record<string, unknown>): value is OutboxMessage {
+  return (
+    typeof value.id === "number" &&
+    typeof value.storeId === "string" &&
+    typeof value.topic === "string" &&
+    typeof value.key === "string" &&
+    typeof value.occurredAt === "string" &&
+    typeof value.payload === "object" &&
+    value.payload !== null
+  );
+}
