@@ -1,0 +1,50 @@
+/** Fields of Product and ProductVariant that load rows: all through the per-request DataLoaders. */
+import { Ctx, FieldResolver, Int, Resolver, Root } from "type-graphql";
+import { PriceRange, Product, ProductVariant } from "../schema/catalog.types.js";
+import { priceRangeOf } from "../services/catalog.service.js";
+import { isStaff } from "../services/context.js";
+import type { GraphQLContext } from "./context.js";
+
+@Resolver(() => Product)
+export class ProductFieldsResolver {
+  @FieldResolver(() => [ProductVariant])
+  async variants(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<ProductVariant[]> {
+    const rows = await ctx.loaders.variantsByProductId.load(product.id);
+    return rows.map((v) => ProductVariant.from(v));
+  }
+
+  @FieldResolver(() => PriceRange)
+  async priceRange(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<PriceRange> {
+    const rows = await ctx.loaders.variantsByProductId.load(product.id);
+    return PriceRange.of(priceRangeOf(product.record, rows), product.record.currency);
+  }
+}
+
+@Resolver(() => ProductVariant)
+export class ProductVariantFieldsResolver {
+  @FieldResolver(() => Product)
+  async product(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): Promise<Product> {
+    const row = await ctx.loaders.productById.load(variant.record.productId);
+    // The composite foreign key makes this impossible; say so loudly if it ever happens.
+    if (!row) throw new Error(`product ${variant.record.productId} of variant ${variant.id} not found`);
+    return Product.from(row);
+  }
+
+  @FieldResolver(() => Int, { nullable: true, description: "Units on hand. Staff only: null for others." })
+  stockOnHand(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): number | null {
+    return isStaff(ctx.caller) ? variant.record.stockOnHand : null;
+  }
+
+  @FieldResolver(() => Int, { nullable: true, description: "Units reserved for pending orders. Staff only." })
+  reserved(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): number | null {
+    return isStaff(ctx.caller) ? variant.record.reserved : null;
+  }
+
+  @FieldResolver(() => Boolean, {
+    nullable: true,
+    description: "Sellable units are at or below the low-stock threshold. Staff only: null for others.",
+  })
+  lowStock(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): boolean | null {
+    return isStaff(ctx.caller) ? variant.record.available <= variant.record.lowStockThreshold : null;
+  }
+}

@@ -1,0 +1,394 @@
+/**
+ * The catalog: products and their variants. Shoppers see ACTIVE products only; staff see every status
+ * and manage products, prices and stock. Batch reads (for the per-request DataLoaders) return raw rows
+ * regardless of status: a cart line must still show a variant whose product was archived since.
+ */
+import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
+import type { Executor } from "../db/client.js";
+import { inventoryMovements, products, productVariants } from "../db/schema.js";
+import { assertStaff } from "./authz.js";
+import {
+  adjustmentReason,
+  MAX_PRICE,
+  type ProductCreateInput,
+  type ProductStatus,
+  validateProductInput,
+  validateStockDelta,
+} from "./catalog.validation.js";
+import { actorLabel, isStaff, type ServiceContext } from "./context.js";
+import type { ServiceDeps } from "./deps.js";
+import { ErrorCode, UserFacingError, userError } from "./errors.js";
+import { writeOutbox } from "./outbox.js";
+import { decodeCursor, type Page, pageSize, toPage } from "./pagination.js";
+import { isUuid, parseId, requireInt } from "./validation.js";
+
+export type { ProductCreateInput, ProductStatus, VariantCreateInput } from "./catalog.validation.js";
+
+export type CatalogProduct = typeof products.$inferSelect;
+type VariantRow = typeof productVariants.$inferSelect;
+
+/** A variant with what every reader needs from its product: the effective price and its currency. */
+export interface CatalogVariant extends VariantRow {
+  /** price_override ?? the product's base price. */
+  price: number;
+  currency: string;
+  productStatus: ProductStatus;
+  /** Units that can still be sold: on hand minus reserved. */
+  available: number;
+}
+
+export interface ProductListArgs {
+  first?: number | null;
+  after?: string | null;
+  query?: string | null;
+}
+
+export interface CreatedProduct {
+  product: CatalogProduct;
+  variants: CatalogVariant[];
+}
+
+/** Topic of the outbox event written when a variant's price changes (carts holding it react to it). */
+export const VARIANT_PRICE_CHANGED = "variant.price_changed";
+const MAX_QUERY_LENGTH = 200;
+
+const variantWithProduct = {
+  ...getTableColumns(productVariants),
+  basePrice: products.basePrice,
+  currency: products.currency,
+  productStatus: products.status,
+};
+const productOfVariant = and(
+  eq(products.storeId, productVariants.storeId),
+  eq(products.id, productVariants.productId),
+);
+
+type VariantJoinRow = VariantRow & { basePrice: number; currency: string; productStatus: ProductStatus };
+
+function toCatalogVariant({ basePrice, ...row }: VariantJoinRow): CatalogVariant {
+  return { ...row, price: row.priceOverride ?? basePrice, available: row.stockOnHand - row.reserved };
+}
+
+/** Escapes LIKE wildcards so a search for "50%" means the text "50%". Backslash is Postgres' escape. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Lowest and highest variant price; a product without variants costs its base price. */
+export function priceRangeOf(
+  product: CatalogProduct,
+  variants: CatalogVariant[],
+): { min: number; max: number } {
+  if (variants.length === 0) return { min: product.basePrice, max: product.basePrice };
+  const prices = variants.map((v) => v.price);
+  return { min: Math.min(...prices), max: Math.max(...prices) };
+}
+
+export class CatalogService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  /** Only staff see products that are not ACTIVE. */
+  private visibleTo(ctx: ServiceContext): SQL | undefined {
+    return isStaff(ctx.caller) ? undefined : eq(products.status, "ACTIVE");
+  }
+
+  async product(ctx: ServiceContext, id: string): Promise<CatalogProduct | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.deps.db
+      .select()
+      .from(products)
+      .where(and(eq(products.storeId, ctx.store.id), eq(products.id, id.toLowerCase()), this.visibleTo(ctx)));
+    return row ?? null;
+  }
+
+  async variant(ctx: ServiceContext, id: string): Promise<CatalogVariant | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.deps.db
+      .select(variantWithProduct)
+      .from(productVariants)
+      .innerJoin(products, productOfVariant)
+      .where(
+        and(
+          eq(productVariants.storeId, ctx.store.id),
+          eq(productVariants.id, id.toLowerCase()),
+          this.visibleTo(ctx),
+        ),
+      );
+    return row ? toCatalogVariant(row) : null;
+  }
+
+  /**
+   * Products in creation order, keyset-paginated by (created_at, id). `query` matches the name
+   * case-insensitively (served by the trigram index on lower(name)).
+   */
+  async products(ctx: ServiceContext, args: ProductListArgs): Promise<Page<CatalogProduct>> {
+    const size = pageSize(args.first);
+    const conditions: (SQL | undefined)[] = [eq(products.storeId, ctx.store.id), this.visibleTo(ctx)];
+    if (args.after) {
+      const cursor = decodeCursor(args.after);
+      if (!isUuid(cursor.id))
+        throw userError(ErrorCode.INVALID_INPUT, "Invalid cursor", { field: ["after"] });
+      conditions.push(
+        sql`(${products.createdAt}, ${products.id}) > (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
+      );
+    }
+    const text = args.query?.trim().toLowerCase() ?? "";
+    if (text.length > MAX_QUERY_LENGTH) {
+      throw userError(ErrorCode.INVALID_INPUT, `query must be at most ${MAX_QUERY_LENGTH} characters`, {
+        field: ["query"],
+      });
+    }
+    if (text) conditions.push(sql`lower(${products.name}) ilike ${`%${escapeLike(text)}%`}`);
+    const rows =
+      size === 0
+        ? []
+        : await this.deps.db
+            .select()
+            .from(products)
+            .where(and(...conditions))
+            .orderBy(asc(products.createdAt), asc(products.id))
+            .limit(size + 1);
+    return toPage(rows, size, (p) => ({ at: p.createdAt, id: p.id }), Boolean(args.after));
+  }
+
+  // Batch reads for DataLoaders: results line up with `ids`; unknown, foreign or malformed ids give null.
+
+  async productsByIds(storeId: string, ids: readonly string[]): Promise<(CatalogProduct | null)[]> {
+    const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+    const rows = wanted.length
+      ? await this.deps.db
+          .select()
+          .from(products)
+          .where(and(eq(products.storeId, storeId), inArray(products.id, wanted)))
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+  }
+
+  async variantsByIds(storeId: string, ids: readonly string[]): Promise<(CatalogVariant | null)[]> {
+    const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+    const rows = wanted.length
+      ? await this.deps.db
+          .select(variantWithProduct)
+          .from(productVariants)
+          .innerJoin(products, productOfVariant)
+          .where(and(eq(productVariants.storeId, storeId), inArray(productVariants.id, wanted)))
+      : [];
+    const byId = new Map(rows.map((r) => [r.id, toCatalogVariant(r)]));
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+  }
+
+  /** Variants of each product, in the order they were created. */
+  async variantsByProductIds(storeId: string, productIds: readonly string[]): Promise<CatalogVariant[][]> {
+    const wanted = [...new Set(productIds.filter(isUuid).map((id) => id.toLowerCase()))];
+    const rows = wanted.length
+      ? await this.deps.db
+          .select(variantWithProduct)
+          .from(productVariants)
+          .innerJoin(products, productOfVariant)
+          .where(and(eq(productVariants.storeId, storeId), inArray(productVariants.productId, wanted)))
+          .orderBy(asc(productVariants.createdAt), asc(productVariants.id))
+      : [];
+    const byProduct = new Map<string, CatalogVariant[]>();
+    for (const row of rows) {
+      const list = byProduct.get(row.productId) ?? [];
+      list.push(toCatalogVariant(row));
+      byProduct.set(row.productId, list);
+    }
+    return productIds.map((id) => byProduct.get(id.toLowerCase()) ?? []);
+  }
+
+  /** Creates a product with its variants (at least one) in the store's currency, in one transaction. */
+  async createProduct(ctx: ServiceContext, input: ProductCreateInput): Promise<CreatedProduct> {
+    assertStaff(ctx.caller);
+    const valid = validateProductInput(input);
+    const storeId = ctx.store.id;
+    // Explicit millisecond timestamps: pagination cursors carry milliseconds, so created_at must not
+    // hold finer digits. Variants are 1 ms apart so that they list in the order they were given.
+    const now = this.deps.now();
+    return this.deps.db.transaction(async (tx) => {
+      const [product] = await tx
+        .insert(products)
+        .values({
+          storeId,
+          name: valid.name,
+          description: valid.description,
+          basePrice: valid.basePrice,
+          currency: ctx.store.currency,
+          status: valid.status,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning();
+      if (!product) throw new Error("product insert returned nothing");
+      // ON CONFLICT DO NOTHING instead of a pre-check: a concurrent creation with the same SKU cannot
+      // slip between check and insert, and the missing rows name exactly the taken SKUs.
+      const inserted = await tx
+        .insert(productVariants)
+        .values(
+          valid.variants.map((v, i) => ({
+            ...v,
+            storeId,
+            productId: product.id,
+            createdAt: new Date(now.getTime() + i),
+            updatedAt: now,
+          })),
+        )
+        .onConflictDoNothing({ target: [productVariants.storeId, productVariants.sku] })
+        .returning();
+      if (inserted.length !== valid.variants.length) {
+        const insertedSkus = new Set(inserted.map((v) => v.sku));
+        throw new UserFacingError(
+          valid.variants.flatMap((v, i) =>
+            insertedSkus.has(v.sku)
+              ? []
+              : [
+                  {
+                    code: ErrorCode.INVALID_INPUT,
+                    message: `SKU "${v.sku}" is already used by another variant`,
+                    field: ["input", "variants", String(i), "sku"],
+                  },
+                ],
+          ),
+        );
+      }
+      const stocked = inserted.filter((v) => v.stockOnHand > 0);
+      if (stocked.length > 0) {
+        await tx.insert(inventoryMovements).values(
+          stocked.map((v) => ({
+            storeId,
+            variantId: v.id,
+            delta: v.stockOnHand,
+            reason: "initial stock",
+            actor: actorLabel(ctx.caller),
+            stockAfter: v.stockOnHand,
+          })),
+        );
+      }
+      const bySku = new Map(inserted.map((v) => [v.sku, v]));
+      const variants = valid.variants.map((v) =>
+        toCatalogVariant({
+          ...bySku.get(v.sku)!,
+          basePrice: product.basePrice,
+          currency: product.currency,
+          productStatus: product.status,
+        }),
+      );
+      return { product, variants };
+    });
+  }
+
+  /**
+   * Sets a variant's own price. The change is announced through the outbox in the same transaction,
+   * so carts holding the variant learn of it even if the process dies right after the commit.
+   */
+  async updateVariantPrice(
+    ctx: ServiceContext,
+    input: { variantId: string; price: number },
+  ): Promise<CatalogVariant> {
+    assertStaff(ctx.caller);
+    const variantId = parseId(input.variantId, ["variantId"], "Variant");
+    const price = requireInt(input.price, ["price"], 0, MAX_PRICE);
+    const storeId = ctx.store.id;
+    return this.deps.db.transaction(async (tx) => {
+      const current = await this.lockVariant(tx, storeId, variantId);
+      const previousPrice = current.priceOverride ?? current.basePrice;
+      const [updated] = await tx
+        .update(productVariants)
+        .set({
+          priceOverride: price,
+          version: sql`${productVariants.version} + 1`,
+          updatedAt: this.deps.now(),
+        })
+        .where(and(eq(productVariants.storeId, storeId), eq(productVariants.id, variantId)))
+        .returning();
+      if (!updated) throw new Error("locked variant vanished");
+      // Re-pinning the same price changes nothing a shopper can see: no event.
+      if (previousPrice !== price) {
+        await writeOutbox(tx, {
+          storeId,
+          topic: VARIANT_PRICE_CHANGED,
+          key: variantId,
+          payload: {
+            storeId,
+            variantId,
+            productId: updated.productId,
+            previousPrice,
+            newPrice: price,
+            currency: current.currency,
+          },
+        });
+      }
+      return toCatalogVariant({
+        ...updated,
+        basePrice: current.basePrice,
+        currency: current.currency,
+        productStatus: current.productStatus,
+      });
+    });
+  }
+
+  /**
+   * Adds `delta` units (negative removes). One conditional UPDATE: stock never drops below zero or
+   * below what is reserved for pending orders, however many adjustments race.
+   */
+  async adjustInventory(
+    ctx: ServiceContext,
+    input: { variantId: string; delta: number; reason?: string | null },
+  ): Promise<CatalogVariant> {
+    assertStaff(ctx.caller);
+    const variantId = parseId(input.variantId, ["variantId"], "Variant");
+    const delta = validateStockDelta(input.delta);
+    const reason = adjustmentReason(input.reason);
+    const storeId = ctx.store.id;
+    return this.deps.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(productVariants)
+        .set({ stockOnHand: sql`${productVariants.stockOnHand} + ${delta}`, updatedAt: this.deps.now() })
+        .from(products)
+        .where(
+          and(
+            eq(productVariants.storeId, storeId),
+            eq(productVariants.id, variantId),
+            sql`${productVariants.stockOnHand} + ${delta} >= ${productVariants.reserved}`,
+            productOfVariant,
+          ),
+        )
+        .returning(variantWithProduct);
+      if (!updated) {
+        const [row] = await tx
+          .select({ stockOnHand: productVariants.stockOnHand, reserved: productVariants.reserved })
+          .from(productVariants)
+          .where(and(eq(productVariants.storeId, storeId), eq(productVariants.id, variantId)));
+        if (!row) throw userError(ErrorCode.NOT_FOUND, "Variant not found", { field: ["variantId"] });
+        const available = row.stockOnHand - row.reserved;
+        throw userError(
+          ErrorCode.INSUFFICIENT_STOCK,
+          `Cannot remove ${-delta} unit(s): ${available} on hand and not reserved for orders`,
+          { field: ["delta"], variantId, available },
+        );
+      }
+      await tx.insert(inventoryMovements).values({
+        storeId,
+        variantId,
+        delta,
+        reason,
+        actor: actorLabel(ctx.caller),
+        stockAfter: updated.stockOnHand,
+      });
+      return toCatalogVariant(updated);
+    });
+  }
+
+  /** Locks a variant row (FOR UPDATE) and returns it with its product's price data; NOT_FOUND otherwise. */
+  private async lockVariant(tx: Executor, storeId: string, variantId: string): Promise<VariantJoinRow> {
+    const [row] = await tx
+      .select(variantWithProduct)
+      .from(productVariants)
+      .innerJoin(products, productOfVariant)
+      .where(and(eq(productVariants.storeId, storeId), eq(productVariants.id, variantId)))
+      .for("update", { of: productVariants });
+    if (!row) throw userError(ErrorCode.NOT_FOUND, "Variant not found", { field: ["variantId"] });
+    return row;
+  }
+}
