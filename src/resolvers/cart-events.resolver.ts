@@ -1,0 +1,49 @@
+import { GraphQLError } from "graphql";
+import { Arg, ID, Resolver, Root, type SubscribeResolverData, Subscription } from "type-graphql";
+import { CartLine, CartPriceChangeEvent } from "../schema/cart.types.js";
+import { Money } from "../schema/common.types.js";
+import type { CartPriceChange } from "../services/cart/cart-price-events.js";
+import { UserFacingError } from "../services/errors.js";
+import type { GraphQLContext } from "./context.js";
+
+async function subscribeToCartPrices({
+  args,
+  context,
+}: SubscribeResolverData<unknown, { cartId: string }, GraphQLContext>): Promise<
+  AsyncIterable<CartPriceChange>
+> {
+  try {
+    // Ended by graphql-ws calling return() on the iterator when the client unsubscribes or leaves.
+    return await context.services.cartPriceEvents.subscribe(
+      context,
+      args.cartId,
+      new AbortController().signal,
+    );
+  } catch (e) {
+    if (e instanceof UserFacingError) {
+      throw new GraphQLError(e.errors[0]?.message ?? "Not found", { extensions: { code: "NOT_FOUND" } });
+    }
+    throw e;
+  }
+}
+
+@Resolver()
+export class CartEventsResolver {
+  @Subscription(() => CartPriceChangeEvent, {
+    subscribe: subscribeToCartPrices,
+    description: "Price changes of variants in one of the caller's carts.",
+  })
+  cartPriceChanged(
+    @Root() change: CartPriceChange,
+    @Arg("cartId", () => ID) _cartId: string,
+  ): CartPriceChangeEvent {
+    const currency = change.cart.currency;
+    return Object.assign(new CartPriceChangeEvent(), {
+      cartId: change.cart.id,
+      line: CartLine.from(change.cart, change.line),
+      previousUnitPrice: Money.of(change.previousUnitPrice, currency),
+      newUnitPrice: Money.of(change.newUnitPrice, currency),
+      at: change.at,
+    });
+  }
+}

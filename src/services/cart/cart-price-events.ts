@@ -1,0 +1,67 @@
+/**
+ * Live price changes for one cart: listens to the store's `variant.price_changed` events (published by
+ * the outbox relay) and yields one change per line of the cart holding that variant. The cart is
+ * re-read on each event, so lines added or removed after subscribing are taken into account.
+ */
+
+import { VARIANT_PRICE_CHANGED } from "../catalog.service.js";
+import type { ServiceContext } from "../context.js";
+import type { ServiceDeps } from "../deps.js";
+import { ErrorCode, userError } from "../errors.js";
+import { isOutboxMessage, storeChannel } from "../outbox.js";
+import type { CartService } from "./cart.service.js";
+import type { CartLineRecord, CartRecord } from "./cart.types.js";
+
+export interface CartPriceChange {
+  cart: CartRecord;
+  line: CartLineRecord;
+  previousUnitPrice: number;
+  newUnitPrice: number;
+  at: Date;
+}
+
+export class CartPriceEvents {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly carts: CartService,
+  ) {}
+
+  /** Fails with NOT_FOUND unless the caller owns the cart; then streams until `signal` aborts. */
+  async subscribe(
+    ctx: ServiceContext,
+    cartId: string,
+    signal: AbortSignal,
+  ): Promise<AsyncIterable<CartPriceChange>> {
+    const cart = await this.carts.get(ctx, cartId);
+    if (!cart) throw userError(ErrorCode.NOT_FOUND, "Cart not found", { field: ["cartId"] });
+    const subscription = this.deps.infra.pubsub.subscribe(
+      storeChannel(VARIANT_PRICE_CHANGED, ctx.store.id),
+      signal,
+    );
+    await subscription.ready;
+    const carts = this.carts;
+    const seen = new Set<number>();
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const message of subscription) {
+          // Delivery is at least once: an event republished after a relay failure is dropped here.
+          if (!isOutboxMessage(message) || seen.has(message.id)) continue;
+          seen.add(message.id);
+          const { variantId, previousPrice, newPrice } = message.payload;
+          if (typeof variantId !== "string" || typeof newPrice !== "number") continue;
+          const current = await carts.get(ctx, cart.id);
+          if (!current) return; // no longer the caller's (or gone): end the stream
+          for (const line of current.lines.filter((l) => l.variantId === variantId)) {
+            yield {
+              cart: current,
+              line,
+              previousUnitPrice: typeof previousPrice === "number" ? previousPrice : line.unitPrice,
+              newUnitPrice: newPrice,
+              at: new Date(message.occurredAt),
+            };
+          }
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * Prices carts for display: gathers what the pure pricing module needs (current variant prices and
+ * stock, applied codes with their usage counts, the shipping method, tax rates) for many carts in a
+ * constant number of queries, then calls `priceCart`. Lines are priced at their captured unit price;
+ * checkout re-prices against current prices.
+ */
+import { and, eq, inArray, isNotNull, or, sql } from "drizzle-orm";
+import type { Executor } from "../../db/client.js";
+import { discountRedemptions, discounts, shippingMethods, taxRates } from "../../db/schema.js";
+import type { ServiceDeps } from "../deps.js";
+import { ErrorCode } from "../errors.js";
+import {
+  type PricingDiscount,
+  type PricingResult,
+  type PricingShippingMethod,
+  priceCart,
+} from "../pricing/index.js";
+import { loadSellableVariants, type SellableVariant } from "./cart.repository.js";
+import type { CartRecord } from "./cart.types.js";
+
+export interface CartWarningView {
+  code: ErrorCode;
+  message: string;
+  lineId: string | null;
+}
+
+export interface PricedLineView {
+  currentUnitPrice: number | null;
+  priceChanged: boolean;
+  discount: number;
+  tax: number;
+  total: number;
+}
+
+export interface CartPricing {
+  result: PricingResult;
+  lines: Map<string, PricedLineView>;
+  warnings: CartWarningView[];
+  /** Discounts by id, for codes and types in the API. */
+  discounts: Map<string, { code: string; type: PricingDiscount["type"] }>;
+}
+
+type DiscountRow = typeof discounts.$inferSelect;
+
+export class CartPricingService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async price(storeId: string, cart: CartRecord, db: Executor = this.deps.db): Promise<CartPricing> {
+    const [priced] = await this.priceMany(storeId, [cart], db);
+    if (!priced) throw new Error("pricing returned nothing");
+    return priced;
+  }
+
+  /** Prices several carts of one store in a constant number of queries. */
+  async priceMany(
+    storeId: string,
+    carts: readonly CartRecord[],
+    db: Executor = this.deps.db,
+  ): Promise<CartPricing[]> {
+    const variantIds = carts.flatMap((c) => c.lines.map((l) => l.variantId));
+    const discountIds = [...new Set(carts.flatMap((c) => c.discounts.map((d) => d.discountId)))];
+    const methodIds = [...new Set(carts.map((c) => c.shippingMethodId).filter((id): id is string => !!id))];
+    const needsTax = carts.some((c) => c.shippingAddress);
+    const [variants, discountRows, methods, rates, uses] = await Promise.all([
+      loadSellableVariants(db, storeId, variantIds),
+      discountIds.length
+        ? db
+            .select()
+            .from(discounts)
+            .where(and(eq(discounts.storeId, storeId), inArray(discounts.id, discountIds)))
+        : Promise.resolve([] as DiscountRow[]),
+      methodIds.length
+        ? db
+            .select()
+            .from(shippingMethods)
+            .where(and(eq(shippingMethods.storeId, storeId), inArray(shippingMethods.id, methodIds)))
+        : Promise.resolve([]),
+      needsTax
+        ? db
+            .select({ country: taxRates.country, region: taxRates.region, rateBps: taxRates.rateBps })
+            .from(taxRates)
+            .where(eq(taxRates.storeId, storeId))
+        : Promise.resolve([]),
+      this.customerUses(db, storeId, carts, discountIds),
+    ]);
+    const discountById = new Map(discountRows.map((d) => [d.id, d]));
+    const methodById = new Map<string, PricingShippingMethod>(
+      methods.map((m) => [
+        m.id,
+        { id: m.id, countries: m.countries, rate: m.rate, freeOver: m.freeOver, isActive: m.isActive },
+      ]),
+    );
+    return carts.map((cart) =>
+      this.priceOne(
+        cart,
+        variants,
+        discountById,
+        methodById.get(cart.shippingMethodId ?? "") ?? null,
+        rates,
+        uses,
+      ),
+    );
+  }
+
+  private priceOne(
+    cart: CartRecord,
+    variants: Map<string, SellableVariant>,
+    discountById: Map<string, DiscountRow>,
+    method: PricingShippingMethod | null,
+    rates: { country: string; region: string; rateBps: number }[],
+    uses: Map<string, number>,
+  ): CartPricing {
+    const owner = ownerKey(cart);
+    const applied: PricingDiscount[] = [];
+    for (const d of cart.discounts) {
+      const row = discountById.get(d.discountId);
+      if (!row) continue;
+      applied.push({
+        id: row.id,
+        code: row.code,
+        type: row.type,
+        value: row.value,
+        buyQty: row.buyQty,
+        getQty: row.getQty,
+        minOrderAmount: row.minOrderAmount,
+        maxUses: row.maxUses,
+        usesCount: row.usesCount,
+        perCustomerLimit: row.perCustomerLimit,
+        customerUses: owner ? (uses.get(`${row.id}|${owner}`) ?? 0) : null,
+        validFrom: row.validFrom,
+        validUntil: row.validUntil,
+        applicableProductIds: row.applicableProductIds,
+        combinable: row.combinable,
+        isActive: row.isActive,
+        appliedAt: d.appliedAt,
+      });
+    }
+    const result = priceCart({
+      lines: cart.lines.map((l) => ({
+        lineId: l.id,
+        productId: l.productId,
+        variantId: l.variantId,
+        unitPrice: l.unitPrice,
+        quantity: l.quantity,
+      })),
+      discounts: applied,
+      shippingMethod: method,
+      destination: cart.shippingAddress
+        ? { country: cart.shippingAddress.country, region: cart.shippingAddress.region ?? null }
+        : null,
+      taxRates: rates,
+      now: this.deps.now(),
+    });
+
+    const warnings: CartWarningView[] = cart.notices.map((n) => ({
+      code: n.code as ErrorCode,
+      message: n.message,
+      lineId: n.lineId ?? null,
+    }));
+    const lines = new Map<string, PricedLineView>();
+    const pricedById = new Map(result.lines.map((l) => [l.lineId, l]));
+    for (const line of cart.lines) {
+      const variant = variants.get(line.variantId);
+      const priced = pricedById.get(line.id);
+      const current = variant?.price ?? null;
+      const priceChanged = current !== null && current !== line.unitPrice;
+      lines.set(line.id, {
+        currentUnitPrice: current,
+        priceChanged,
+        discount: priced?.discount ?? 0,
+        tax: priced?.tax ?? 0,
+        total: priced?.total ?? line.unitPrice * line.quantity,
+      });
+      // Only an open cart needs the shopper's attention.
+      if (cart.status !== "ACTIVE" && cart.status !== "ABANDONED") continue;
+      if (!variant?.productActive) {
+        warnings.push({
+          code: ErrorCode.VARIANT_UNAVAILABLE,
+          message: "This item is no longer for sale",
+          lineId: line.id,
+        });
+      } else if (line.quantity > variant.available) {
+        warnings.push({
+          code: ErrorCode.INSUFFICIENT_STOCK,
+          message: `Only ${Math.max(0, variant.available)} of ${variant.sku} left`,
+          lineId: line.id,
+        });
+      }
+      if (priceChanged && current !== null) {
+        warnings.push({
+          code: ErrorCode.PRICE_CHANGED,
+          message: `${variant?.sku ?? "This item"} now costs ${current} (was ${line.unitPrice} when added)`,
+          lineId: line.id,
+        });
+      }
+    }
+    for (const d of result.discounts) {
+      if (!d.applicable && d.reason) {
+        warnings.push({
+          code: d.reason,
+          message: `Code ${d.code} does not apply: ${reasonText(d.reason, d.requiredAmount)}`,
+          lineId: null,
+        });
+      }
+    }
+    if (result.shipping.issue === "SHIPPING_METHOD_UNAVAILABLE") {
+      warnings.push({
+        code: ErrorCode.SHIPPING_METHOD_UNAVAILABLE,
+        message: "The selected shipping method does not serve this address",
+        lineId: null,
+      });
+    }
+    return {
+      result,
+      lines,
+      warnings,
+      discounts: new Map(applied.map((d) => [d.id ?? d.code, { code: d.code, type: d.type }])),
+    };
+  }
+
+  /** APPLIED redemptions per (discount, owner) for the carts' owners: customer id, else email. */
+  private async customerUses(
+    db: Executor,
+    storeId: string,
+    carts: readonly CartRecord[],
+    discountIds: string[],
+  ): Promise<Map<string, number>> {
+    const customerIds = [...new Set(carts.map((c) => c.customerId).filter((v): v is string => !!v))];
+    const emails = [...new Set(carts.filter((c) => !c.customerId && c.email).map((c) => c.email as string))];
+    if (discountIds.length === 0 || (customerIds.length === 0 && emails.length === 0)) return new Map();
+    const owner = sql<string>`coalesce(${discountRedemptions.customerId}::text, ${discountRedemptions.email})`;
+    const rows = await db
+      .select({ discountId: discountRedemptions.discountId, owner, uses: sql<number>`count(*)::int` })
+      .from(discountRedemptions)
+      .where(
+        and(
+          eq(discountRedemptions.storeId, storeId),
+          inArray(discountRedemptions.discountId, discountIds),
+          eq(discountRedemptions.status, "APPLIED"),
+          or(
+            customerIds.length ? inArray(discountRedemptions.customerId, customerIds) : sql`false`,
+            emails.length
+              ? and(isNotNull(discountRedemptions.email), inArray(discountRedemptions.email, emails))
+              : sql`false`,
+          ),
+        ),
+      )
+      .groupBy(discountRedemptions.discountId, owner);
+    return new Map(rows.map((r) => [`${r.discountId}|${r.owner}`, Number(r.uses)]));
+  }
+}
+
+/** Who the per-customer limit counts for: the customer, else the guest's email, else nobody yet. */
+export function ownerKey(cart: Pick<CartRecord, "customerId" | "email">): string | null {
+  return cart.customerId ?? cart.email ?? null;
+}
+
+export function reasonText(reason: ErrorCode, requiredAmount?: number): string {
+  switch (reason) {
+    case ErrorCode.DISCOUNT_INACTIVE:
+      return "it is not active";
+    case ErrorCode.DISCOUNT_NOT_YET_VALID:
+      return "it is not valid yet";
+    case ErrorCode.DISCOUNT_EXPIRED:
+      return "it has expired";
+    case ErrorCode.DISCOUNT_LIMIT_REACHED:
+      return "it has been used up";
+    case ErrorCode.DISCOUNT_CUSTOMER_LIMIT_REACHED:
+      return "you have already used it";
+    case ErrorCode.DISCOUNT_MIN_ORDER_NOT_MET:
+      return `the eligible items must reach ${requiredAmount ?? 0}`;
+    case ErrorCode.DISCOUNT_NOT_APPLICABLE:
+      return "no item in the cart qualifies";
+    case ErrorCode.DISCOUNT_NOT_COMBINABLE:
+      return "it cannot be combined with another applied code";
+    default:
+      return reason;
+  }
+}

@@ -1,0 +1,583 @@
+/**
+ * Cart use cases. PostgreSQL is the truth: every write locks the cart row (so concurrent writers of one
+ * cart queue instead of losing updates), commits, then refreshes the Redis copy. Reads come from Redis
+ * when it has the cart, else from PostgreSQL.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Tx } from "../../db/client.js";
+import { type CartNoticeJson, cartItems, carts } from "../../db/schema.js";
+import type { Caller, ServiceContext } from "../context.js";
+import type { ServiceDeps } from "../deps.js";
+import {
+  ErrorCode,
+  ForbiddenError,
+  UnauthenticatedError,
+  type UserErrorData,
+  UserFacingError,
+  userError,
+} from "../errors.js";
+import { normalizeEmail, parseId } from "../validation.js";
+import { loadCart, loadSellableVariants, withLines } from "./cart.repository.js";
+import {
+  type CartLineInput,
+  type CartLineUpdateInput,
+  type CartRecord,
+  MAX_CART_LINES,
+  MAX_LINE_QUANTITY,
+} from "./cart.types.js";
+import { CartCache } from "./cart-cache.js";
+import { type CartMergePolicy, sumAndCapMergePolicy } from "./cart-merge.js";
+import { lineOptionsHash, normalizeLineOptions } from "./line-options.js";
+
+/** What a change may report back: automatic changes the shopper should be told about. */
+export interface CartChangeOutcome {
+  notices?: CartNoticeJson[];
+}
+
+const OPEN_STATUSES = ["ACTIVE", "ABANDONED"] as const;
+const MAX_LINES_PER_CALL = 100;
+
+export function ownsCart(caller: Caller, cart: Pick<CartRecord, "customerId" | "sessionId">): boolean {
+  if (caller.kind === "customer") return cart.customerId === caller.customerId;
+  if (caller.kind === "guest") return cart.customerId === null && cart.sessionId === caller.sessionId;
+  return false;
+}
+
+const cartNotFound = () => userError(ErrorCode.NOT_FOUND, "Cart not found", { field: ["cartId"] });
+
+export class CartService {
+  readonly cache: CartCache;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly mergePolicy: CartMergePolicy = sumAndCapMergePolicy,
+  ) {
+    this.cache = new CartCache(deps.infra.cache, deps.config.CART_CACHE_TTL_SECONDS);
+  }
+
+  /** The caller's cart, or null (unknown, foreign and malformed ids all look the same). */
+  async get(ctx: ServiceContext, cartId: string): Promise<CartRecord | null> {
+    let id: string;
+    try {
+      id = parseId(cartId, ["cartId"], "Cart");
+    } catch {
+      return null;
+    }
+    let cart = await this.cache.get(id);
+    if (!cart || cart.storeId !== ctx.store.id) {
+      cart = await loadCart(this.deps.db, ctx.store.id, id);
+      if (cart) await this.cache.put(cart);
+    }
+    return cart && ownsCart(ctx.caller, cart) ? cart : null;
+  }
+
+  /** The caller's open (ACTIVE or ABANDONED) cart, newest first. */
+  async mine(ctx: ServiceContext): Promise<CartRecord | null> {
+    const { caller } = ctx;
+    if (caller.kind !== "customer" && caller.kind !== "guest") return null;
+    const owner =
+      caller.kind === "customer"
+        ? eq(carts.customerId, caller.customerId)
+        : and(eq(carts.sessionId, caller.sessionId), sql`${carts.customerId} IS NULL`);
+    const [row] = await this.deps.db
+      .select({ id: carts.id })
+      .from(carts)
+      .where(and(eq(carts.storeId, ctx.store.id), owner, inArray(carts.status, [...OPEN_STATUSES])))
+      .orderBy(sql`${carts.updatedAt} DESC`)
+      .limit(1);
+    return row ? this.get(ctx, row.id) : null;
+  }
+
+  /**
+   * A new cart for a guest session or a customer. A customer has at most one open cart: creating again
+   * returns that cart (with any given lines added to it).
+   */
+  async create(
+    ctx: ServiceContext,
+    input: { lines?: CartLineInput[] | null; email?: string | null },
+  ): Promise<CartRecord> {
+    const owner = this.requireShopper(ctx.caller);
+    const email = input.email ? normalizeEmail(input.email, ["input", "email"]) : null;
+    const cart = await this.deps.db.transaction(async (tx) => {
+      let cartId: string | undefined;
+      if (owner.kind === "customer") {
+        cartId = await this.openCustomerCartId(tx, ctx.store.id, owner.customerId, ctx.store.currency);
+      } else {
+        const [row] = await tx
+          .insert(carts)
+          .values({
+            storeId: ctx.store.id,
+            sessionId: owner.sessionId,
+            email,
+            currency: ctx.store.currency,
+            expiresAt: this.guestExpiry(),
+          })
+          .returning({ id: carts.id });
+        cartId = row?.id;
+      }
+      if (!cartId) throw new Error("cart insert returned nothing");
+      const locked = await loadCart(tx, ctx.store.id, cartId, { lock: true });
+      if (!locked) throw new Error("created cart vanished");
+      if (input.lines?.length) await this.applyAdds(tx, locked, input.lines, ["input", "lines"]);
+      return this.finishWrite(tx, locked, { email: email ?? undefined });
+    });
+    await this.cache.put(cart);
+    return cart;
+  }
+
+  /** Adds lines; `alsoInTransaction` runs after the add in the same transaction (e.g. a saved item's removal). */
+  async addLines(
+    ctx: ServiceContext,
+    cartId: string,
+    lines: CartLineInput[],
+    alsoInTransaction?: (tx: Tx) => Promise<void>,
+  ): Promise<CartRecord> {
+    return this.write(ctx, cartId, async (tx, cart) => {
+      await this.applyAdds(tx, cart, lines, ["lines"]);
+      await alsoInTransaction?.(tx);
+    });
+  }
+
+  async updateLines(
+    ctx: ServiceContext,
+    cartId: string,
+    updates: CartLineUpdateInput[],
+  ): Promise<CartRecord> {
+    return this.write(ctx, cartId, async (tx, cart) => {
+      if (updates.length === 0 || updates.length > MAX_LINES_PER_CALL) {
+        throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} lines`, {
+          field: ["lines"],
+        });
+      }
+      const errors: UserErrorData[] = [];
+      const next = new Map(cart.lines.map((l) => [l.id, l.quantity]));
+      updates.forEach((u, i) => {
+        const line = cart.lines.find((l) => l.id === u.lineId.toLowerCase());
+        if (!line) {
+          errors.push({
+            code: ErrorCode.NOT_FOUND,
+            message: "Line not found in this cart",
+            field: ["lines", String(i), "lineId"],
+          });
+        } else if (!Number.isInteger(u.quantity) || u.quantity < 0 || u.quantity > MAX_LINE_QUANTITY) {
+          errors.push({
+            code: ErrorCode.INVALID_INPUT,
+            message: `Quantity must be an integer from 0 to ${MAX_LINE_QUANTITY} (0 removes the line)`,
+            field: ["lines", String(i), "quantity"],
+          });
+        } else {
+          next.set(line.id, u.quantity);
+        }
+      });
+      if (errors.length) throw new UserFacingError(errors);
+      await this.assertStock(
+        tx,
+        cart,
+        next,
+        updates.map((u) => u.lineId.toLowerCase()),
+      );
+      for (const [lineId, quantity] of next) {
+        const before = cart.lines.find((l) => l.id === lineId)?.quantity;
+        if (quantity === before) continue;
+        if (quantity === 0)
+          await tx.delete(cartItems).where(and(eq(cartItems.cartId, cart.id), eq(cartItems.id, lineId)));
+        else
+          await tx
+            .update(cartItems)
+            .set({ quantity, updatedAt: this.deps.now() })
+            .where(and(eq(cartItems.cartId, cart.id), eq(cartItems.id, lineId)));
+      }
+    });
+  }
+
+  async removeLines(ctx: ServiceContext, cartId: string, lineIds: string[]): Promise<CartRecord> {
+    return this.write(ctx, cartId, async (tx, cart) => {
+      if (lineIds.length === 0 || lineIds.length > MAX_LINES_PER_CALL) {
+        throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} line ids`, {
+          field: ["lineIds"],
+        });
+      }
+      const ids = lineIds.map((id) => id.toLowerCase());
+      const errors: UserErrorData[] = [];
+      ids.forEach((id, i) => {
+        if (!cart.lines.some((l) => l.id === id)) {
+          errors.push({
+            code: ErrorCode.NOT_FOUND,
+            message: "Line not found in this cart",
+            field: ["lineIds", String(i)],
+          });
+        }
+      });
+      if (errors.length) throw new UserFacingError(errors);
+      await tx.delete(cartItems).where(and(eq(cartItems.cartId, cart.id), inArray(cartItems.id, ids)));
+    });
+  }
+
+  async setEmail(ctx: ServiceContext, cartId: string, email: string): Promise<CartRecord> {
+    const normalized = normalizeEmail(email, ["email"]);
+    return this.write(ctx, cartId, async () => {}, { email: normalized });
+  }
+
+  /**
+   * Merges a guest cart into the customer's open cart (created if none) in one transaction. Both carts
+   * are locked in ascending id order. Retrying is a no-op: a MERGED guest cart returns the target cart.
+   */
+  async mergeGuestCart(ctx: ServiceContext, guestCartId: string): Promise<CartRecord> {
+    const caller = ctx.caller;
+    if (caller.kind !== "customer") throw new ForbiddenError("Only a signed-in customer can merge a cart");
+    const guestId = parseId(guestCartId, ["guestCartId"], "Cart");
+    const result = await this.deps.db.transaction(async (tx) => {
+      const [guestRow] = await tx
+        .select({ customerId: carts.customerId, status: carts.status, mergedInto: carts.mergedIntoCartId })
+        .from(carts)
+        .where(and(eq(carts.storeId, ctx.store.id), eq(carts.id, guestId)));
+      if (!guestRow || guestRow.customerId !== null) {
+        throw userError(ErrorCode.NOT_FOUND, "Guest cart not found", { field: ["guestCartId"] });
+      }
+      const targetId = await this.openCustomerCartId(tx, ctx.store.id, caller.customerId, ctx.store.currency);
+      // Fixed lock order: concurrent merges (or a merge racing a cart write) cannot deadlock.
+      await tx
+        .select({ id: carts.id })
+        .from(carts)
+        .where(and(eq(carts.storeId, ctx.store.id), inArray(carts.id, [guestId, targetId])))
+        .orderBy(carts.id)
+        .for("update");
+      const guest = await loadCart(tx, ctx.store.id, guestId);
+      const target = await loadCart(tx, ctx.store.id, targetId);
+      if (!guest || !target) throw new Error("cart vanished under lock");
+      if (guest.status === "MERGED" && guest.mergedIntoCartId === target.id)
+        return { cart: target, touched: [] };
+      if (guest.status !== "ACTIVE" && guest.status !== "ABANDONED") {
+        throw userError(ErrorCode.CART_NOT_ACTIVE, `Guest cart is ${guest.status.toLowerCase()}`, {
+          field: ["guestCartId"],
+        });
+      }
+      const variants = await loadSellableVariants(
+        tx,
+        ctx.store.id,
+        guest.lines.map((l) => l.variantId),
+      );
+      const plan = this.mergePolicy.plan(guest.lines, target.lines, variants);
+      const now = this.deps.now();
+      for (const u of plan.updates) {
+        await tx
+          .update(cartItems)
+          .set({ quantity: u.quantity, updatedAt: now })
+          .where(eq(cartItems.id, u.lineId));
+      }
+      if (plan.inserts.length) {
+        await tx.insert(cartItems).values(
+          plan.inserts.map(({ source, quantity }) => ({
+            storeId: ctx.store.id,
+            cartId: target.id,
+            productId: source.productId,
+            variantId: source.variantId,
+            quantity,
+            unitPrice: source.unitPrice,
+            customOptions: source.customOptions,
+            optionsHash: lineOptionsHash(source.customOptions),
+          })),
+        );
+      }
+      const touched = await tx
+        .update(carts)
+        .set({
+          status: "MERGED",
+          mergedIntoCartId: target.id,
+          version: sql`${carts.version} + 1`,
+          updatedAt: now,
+        })
+        .where(eq(carts.id, guest.id))
+        .returning({ id: carts.id, version: carts.version });
+      const merged = await this.finishWrite(tx, target, {
+        notices: plan.notices,
+        email: target.email ? undefined : (guest.email ?? undefined),
+      });
+      return { cart: merged, touched };
+    });
+    await this.cache.invalidate(...result.touched);
+    await this.cache.put(result.cart);
+    return result.cart;
+  }
+
+  // ---- internals ----
+
+  private requireShopper(caller: Caller): Extract<Caller, { kind: "customer" | "guest" }> {
+    if (caller.kind === "customer" || caller.kind === "guest") return caller;
+    if (caller.kind === "staff") throw new ForbiddenError("Staff accounts do not have carts");
+    throw new UnauthenticatedError("Create a guest session (guestSessionCreate) or sign in to use a cart");
+  }
+
+  private guestExpiry(): Date {
+    return new Date(this.deps.now().getTime() + this.deps.config.GUEST_CART_EXPIRE_AFTER_SECONDS * 1000);
+  }
+
+  /** The customer's open cart id, creating one if none; safe under concurrent calls (unique index). */
+  private async openCustomerCartId(
+    tx: Tx,
+    storeId: string,
+    customerId: string,
+    currency: string,
+  ): Promise<string> {
+    const find = () =>
+      tx
+        .select({ id: carts.id })
+        .from(carts)
+        .where(
+          and(
+            eq(carts.storeId, storeId),
+            eq(carts.customerId, customerId),
+            inArray(carts.status, [...OPEN_STATUSES]),
+          ),
+        )
+        .limit(1);
+    const [existing] = await find();
+    if (existing) return existing.id;
+    const [inserted] = await tx
+      .insert(carts)
+      .values({ storeId, customerId, currency })
+      .onConflictDoNothing({
+        target: [carts.storeId, carts.customerId],
+        where: sql`${carts.status} IN ('ACTIVE', 'ABANDONED') AND ${carts.customerId} IS NOT NULL`,
+      })
+      .returning({ id: carts.id });
+    if (inserted) return inserted.id;
+    const [winner] = await find();
+    if (!winner) throw new Error("open cart neither inserted nor found");
+    return winner.id;
+  }
+
+  /**
+   * The one way to change a cart: locks the caller's open cart, runs the change, bumps the version,
+   * commits, then refreshes the cache.
+   */
+  async write(
+    ctx: ServiceContext,
+    cartId: string,
+    // biome-ignore lint/suspicious/noConfusingVoidType: most changes report nothing and just return
+    change: (tx: Tx, cart: CartRecord) => Promise<CartChangeOutcome | void>,
+    fields: { email?: string } = {},
+  ): Promise<CartRecord> {
+    this.requireShopper(ctx.caller);
+    const id = parseId(cartId, ["cartId"], "Cart");
+    const cart = await this.deps.db.transaction(async (tx) => {
+      const locked = await loadCart(tx, ctx.store.id, id, { lock: true });
+      if (!locked || !ownsCart(ctx.caller, locked)) throw cartNotFound();
+      if (locked.status !== "ACTIVE" && locked.status !== "ABANDONED") {
+        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${locked.status.toLowerCase()}`, {
+          field: ["cartId"],
+        });
+      }
+      const outcome = await change(tx, locked);
+      return this.finishWrite(tx, locked, { ...fields, notices: outcome ? outcome.notices : undefined });
+    });
+    await this.cache.put(cart);
+    return cart;
+  }
+
+  /** Every write ends here: the cart becomes ACTIVE (activity revives an abandoned cart), version + 1. */
+  private async finishWrite(
+    tx: Tx,
+    cart: CartRecord,
+    fields: { email?: string; notices?: CartNoticeJson[] },
+  ): Promise<CartRecord> {
+    const now = this.deps.now();
+    const [row] = await tx
+      .update(carts)
+      .set({
+        status: "ACTIVE",
+        version: sql`${carts.version} + 1`,
+        updatedAt: now,
+        // Notices describe the last automatic change; the shopper's next change replaces them.
+        notices: fields.notices ?? [],
+        ...(fields.email !== undefined ? { email: fields.email } : {}),
+        ...(cart.customerId === null ? { expiresAt: this.guestExpiry() } : {}),
+      })
+      .where(eq(carts.id, cart.id))
+      .returning();
+    if (!row) throw new Error("cart vanished under lock");
+    return withLines(tx, row);
+  }
+
+  private async applyAdds(tx: Tx, cart: CartRecord, lines: CartLineInput[], field: string[]): Promise<void> {
+    if (lines.length === 0 || lines.length > MAX_LINES_PER_CALL) {
+      throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} lines`, { field });
+    }
+    const errors: UserErrorData[] = [];
+    const wanted = new Map<
+      string,
+      { variantId: string; options: ReturnType<typeof normalizeLineOptions>; quantity: number; index: number }
+    >();
+    lines.forEach((line, i) => {
+      const at = [...field, String(i)];
+      try {
+        const variantId = parseId(line.variantId, [...at, "variantId"], "Variant");
+        if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_LINE_QUANTITY) {
+          throw userError(
+            ErrorCode.INVALID_INPUT,
+            `Quantity must be an integer from 1 to ${MAX_LINE_QUANTITY}`,
+            {
+              field: [...at, "quantity"],
+            },
+          );
+        }
+        const options = normalizeLineOptions(line.customOptions, [...at, "customOptions"]);
+        const key = `${variantId}|${lineOptionsHash(options)}`;
+        const prior = wanted.get(key);
+        wanted.set(key, {
+          variantId,
+          options,
+          quantity: (prior?.quantity ?? 0) + line.quantity,
+          index: prior?.index ?? i,
+        });
+      } catch (e) {
+        if (e instanceof UserFacingError) errors.push(...e.errors);
+        else throw e;
+      }
+    });
+    if (errors.length) throw new UserFacingError(errors);
+
+    const variants = await loadSellableVariants(
+      tx,
+      cart.storeId,
+      [...wanted.values()].map((w) => w.variantId),
+    );
+    const next = new Map(cart.lines.map((l) => [l.id, l.quantity]));
+    const inserts: {
+      variantId: string;
+      productId: string;
+      price: number;
+      options: (typeof cart.lines)[number]["customOptions"];
+      quantity: number;
+    }[] = [];
+    for (const w of wanted.values()) {
+      const at = [...field, String(w.index)];
+      const variant = variants.get(w.variantId);
+      if (!variant) {
+        errors.push({ code: ErrorCode.NOT_FOUND, message: "Variant not found", field: [...at, "variantId"] });
+        continue;
+      }
+      if (!variant.productActive) {
+        errors.push({
+          code: ErrorCode.VARIANT_UNAVAILABLE,
+          message: `${variant.sku} is not for sale`,
+          field: [...at, "variantId"],
+          variantId: variant.id,
+        });
+        continue;
+      }
+      const hash = lineOptionsHash(w.options);
+      const existing = cart.lines.find(
+        (l) => l.variantId === w.variantId && lineOptionsHash(l.customOptions) === hash,
+      );
+      const quantity = (existing?.quantity ?? 0) + w.quantity;
+      if (quantity > MAX_LINE_QUANTITY) {
+        errors.push({
+          code: ErrorCode.INVALID_INPUT,
+          message: `A line holds at most ${MAX_LINE_QUANTITY}; this would make ${quantity}`,
+          field: [...at, "quantity"],
+          variantId: variant.id,
+        });
+        continue;
+      }
+      if (existing) next.set(existing.id, quantity);
+      else
+        inserts.push({
+          variantId: variant.id,
+          productId: variant.productId,
+          price: variant.price,
+          options: w.options,
+          quantity: w.quantity,
+        });
+    }
+    if (errors.length) throw new UserFacingError(errors);
+    if (cart.lines.length + inserts.length > MAX_CART_LINES) {
+      throw userError(ErrorCode.INVALID_INPUT, `A cart holds at most ${MAX_CART_LINES} lines`, { field });
+    }
+    // Stock is checked per variant across all of its option lines in the cart.
+    const totals = new Map<string, number>();
+    for (const l of cart.lines)
+      totals.set(l.variantId, (totals.get(l.variantId) ?? 0) + (next.get(l.id) ?? 0));
+    for (const ins of inserts) totals.set(ins.variantId, (totals.get(ins.variantId) ?? 0) + ins.quantity);
+    for (const w of wanted.values()) {
+      const variant = variants.get(w.variantId);
+      const total = totals.get(w.variantId) ?? 0;
+      if (variant && total > variant.available) {
+        errors.push({
+          code: ErrorCode.INSUFFICIENT_STOCK,
+          message: `Only ${Math.max(0, variant.available)} of ${variant.sku} available`,
+          field: [...field, String(w.index), "quantity"],
+          variantId: variant.id,
+          available: Math.max(0, variant.available),
+        });
+      }
+    }
+    if (errors.length) throw new UserFacingError(errors);
+
+    const now = this.deps.now();
+    for (const l of cart.lines) {
+      const quantity = next.get(l.id);
+      if (quantity !== undefined && quantity !== l.quantity) {
+        await tx.update(cartItems).set({ quantity, updatedAt: now }).where(eq(cartItems.id, l.id));
+      }
+    }
+    if (inserts.length) {
+      await tx.insert(cartItems).values(
+        inserts.map((ins) => ({
+          storeId: cart.storeId,
+          cartId: cart.id,
+          productId: ins.productId,
+          variantId: ins.variantId,
+          quantity: ins.quantity,
+          unitPrice: ins.price,
+          customOptions: ins.options,
+          optionsHash: lineOptionsHash(ins.options),
+        })),
+      );
+    }
+  }
+
+  /** After an update, every variant whose cart total grew must still fit in available stock. */
+  private async assertStock(
+    tx: Tx,
+    cart: CartRecord,
+    next: Map<string, number>,
+    changedLineIds: string[],
+  ): Promise<void> {
+    const totalsBefore = new Map<string, number>();
+    const totalsAfter = new Map<string, number>();
+    for (const l of cart.lines) {
+      totalsBefore.set(l.variantId, (totalsBefore.get(l.variantId) ?? 0) + l.quantity);
+      totalsAfter.set(l.variantId, (totalsAfter.get(l.variantId) ?? 0) + (next.get(l.id) ?? 0));
+    }
+    const grown = [...totalsAfter].filter(([v, n]) => n > (totalsBefore.get(v) ?? 0)).map(([v]) => v);
+    if (grown.length === 0) return;
+    const variants = await loadSellableVariants(tx, cart.storeId, grown);
+    const errors: UserErrorData[] = [];
+    for (const variantId of grown) {
+      const variant = variants.get(variantId);
+      const total = totalsAfter.get(variantId) ?? 0;
+      const index = changedLineIds.findIndex(
+        (id) => cart.lines.find((l) => l.id === id)?.variantId === variantId,
+      );
+      const at = ["lines", String(Math.max(0, index)), "quantity"];
+      if (!variant?.productActive) {
+        errors.push({
+          code: ErrorCode.VARIANT_UNAVAILABLE,
+          message: "This item is no longer for sale",
+          field: at,
+          variantId,
+        });
+      } else if (total > variant.available) {
+        errors.push({
+          code: ErrorCode.INSUFFICIENT_STOCK,
+          message: `Only ${Math.max(0, variant.available)} of ${variant.sku} available`,
+          field: at,
+          variantId,
+          available: Math.max(0, variant.available),
+        });
+      }
+    }
+    if (errors.length) throw new UserFacingError(errors);
+  }
+}
