@@ -1,0 +1,84 @@
+/** Discount codes on carts (shoppers) and the staff operations on codes. */
+import { GraphQLError } from "graphql";
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
+import { Cart, CartPayload } from "../schema/cart.types.js";
+import { Discount, DiscountConnection, DiscountInput, DiscountPayload } from "../schema/discount.types.js";
+import type { CartRecord } from "../services/cart/cart.types.js";
+import type { DiscountRecord } from "../services/discount.service.js";
+import { UserFacingError } from "../services/errors.js";
+import type { GraphQLContext } from "./context.js";
+import { withUserErrors } from "./payload.js";
+
+async function cartPayload(fn: () => Promise<CartRecord>): Promise<CartPayload> {
+  const { value, userErrors } = await withUserErrors(fn);
+  return Object.assign(new CartPayload(), { cart: value ? Cart.from(value) : null, userErrors });
+}
+
+async function discountPayload(
+  ctx: GraphQLContext,
+  fn: () => Promise<DiscountRecord>,
+): Promise<DiscountPayload> {
+  const { value, userErrors } = await withUserErrors(fn);
+  return Object.assign(new DiscountPayload(), {
+    discount: value ? Discount.from(value, ctx.store.currency) : null,
+    userErrors,
+  });
+}
+
+@Resolver()
+export class DiscountResolver {
+  @Mutation(() => CartPayload, { description: "Applies a code (any case) if it gives the cart something." })
+  cartDiscountCodeApply(
+    @Arg("cartId", () => ID) cartId: string,
+    @Arg("code", () => String) code: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CartPayload> {
+    return cartPayload(() => ctx.services.discounts.applyCode(ctx, cartId, code));
+  }
+
+  @Mutation(() => CartPayload)
+  cartDiscountCodeRemove(
+    @Arg("cartId", () => ID) cartId: string,
+    @Arg("code", () => String) code: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CartPayload> {
+    return cartPayload(() => ctx.services.discounts.removeCode(ctx, cartId, code));
+  }
+
+  @Mutation(() => DiscountPayload, { description: "Staff: a new discount code." })
+  discountCreate(
+    @Arg("input", () => DiscountInput) input: DiscountInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DiscountPayload> {
+    return discountPayload(ctx, () => ctx.services.discounts.create(ctx, input));
+  }
+
+  @Mutation(() => DiscountPayload, { description: "Staff: replaces every editable field of a discount." })
+  discountUpdate(
+    @Arg("id", () => ID) id: string,
+    @Arg("input", () => DiscountInput) input: DiscountInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DiscountPayload> {
+    return discountPayload(ctx, () => ctx.services.discounts.update(ctx, id, input));
+  }
+
+  @Query(() => DiscountConnection, { description: "Staff: the store's discount codes in creation order." })
+  async discounts(
+    @Arg("first", () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<DiscountConnection> {
+    try {
+      return DiscountConnection.from(
+        await ctx.services.discounts.list(ctx, { first, after }),
+        ctx.store.currency,
+      );
+    } catch (e) {
+      // Queries have no userErrors: a forged cursor or first > 100 is the client's fault.
+      if (!(e instanceof UserFacingError)) throw e;
+      throw new GraphQLError(e.message, {
+        extensions: { code: "BAD_USER_INPUT", userErrors: e.errors, http: { status: 400 } },
+      });
+    }
+  }
+}
