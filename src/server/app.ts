@@ -10,14 +10,14 @@ import { GraphQLError, type GraphQLSchema, specifiedRules, validate } from "grap
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Config } from "../config.js";
-import { withStatementCounter } from "../db/client.js";
+import { type StatementCounter, withStatementCounter } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../resolvers/context.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import type { Services } from "../services/index.js";
-import { formatError, toGraphQLError } from "./errors.js";
+import { formatError, isUnexpected, toGraphQLError } from "./errors.js";
 import { handleGraphQLHttp, sendJsonError } from "./graphql-http.js";
-import { type Metrics, createMetrics } from "./metrics.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { servePlayground, wantsPlayground } from "./playground.js";
 import { depthLimitRule, operationComplexity } from "./query-limits.js";
 import { buildContext } from "./request-context.js";
@@ -49,6 +49,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const metrics = createMetrics();
   const server = createServer();
   const depthRule = depthLimitRule(config.MAX_QUERY_DEPTH);
+  // NODE_ENV=test only: each request's SQL statement count goes out as `x-sql-statements`, so tests can
+  // assert statement budgets (N+1 regressions fail) through the real HTTP path. The counter rides on the
+  // context under a symbol: Apollo hands plugins a shallow copy of the context, which keeps it.
+  const statementsKey = Symbol("sqlStatements");
+  type CountedContext = GraphQLContext & { [statementsKey]?: StatementCounter };
 
   const wsServer = new WebSocketServer({ server, path: "/graphql", maxPayload: config.MAX_BODY_BYTES });
   const wsCleanup = useServer<Record<string, unknown>, { context?: GraphQLContext }>(
@@ -72,7 +77,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       // Each operation gets fresh DataLoaders: a long-lived subscription must not serve stale rows.
       context: (ctx) => {
         const base = ctx.extra.context;
-        if (!base) throw new GraphQLError("Connection not initialised", { extensions: { code: "UNAUTHENTICATED" } });
+        if (!base)
+          throw new GraphQLError("Connection not initialised", { extensions: { code: "UNAUTHENTICATED" } });
         return { ...base, loaders: createLoaders(services, base) };
       },
       onError: (_ctx, _id, _payload, errors) => {
@@ -88,8 +94,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     csrfPrevention: true,
     validationRules: [depthRule],
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, original) =>
-      formatError(formatted, original, undefined, (err) => logger.error({ err }, "unexpected error")),
+    formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       {
@@ -106,7 +111,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
           const started = process.hrtime.bigint();
           return {
             async didResolveOperation({ request, document, operationName }) {
-              const complexity = operationComplexity(schema, document, operationName ?? undefined, request.variables);
+              const complexity = operationComplexity(
+                schema,
+                document,
+                operationName ?? undefined,
+                request.variables,
+              );
               if (complexity > config.MAX_QUERY_COMPLEXITY) {
                 throw new GraphQLError(
                   `Query is too complex: ${complexity} exceeds the limit of ${config.MAX_QUERY_COMPLEXITY}`,
@@ -115,17 +125,26 @@ export async function createApp(opts: AppOptions): Promise<App> {
               }
             },
             async didEncounterErrors({ errors }) {
+              // Only what formatError will mask: auth failures and bad queries are the client's, not ours.
               for (const e of errors) {
-                if (!e.extensions?.code || e.extensions.code === "INTERNAL_SERVER_ERROR") {
-                  logger.error({ err: e.originalError ?? e, requestId: contextValue.requestId }, "request error");
+                if (isUnexpected(e.extensions?.code, e)) {
+                  logger.error(
+                    { err: e.originalError ?? e, requestId: contextValue.requestId },
+                    "unexpected error",
+                  );
                 }
               }
             },
             async willSendResponse({ operationName, response }) {
               const seconds = Number(process.hrtime.bigint() - started) / 1e9;
               const failed = response.body.kind === "single" && !!response.body.singleResult.errors?.length;
-              metrics.graphqlDuration.observe({ operation: operationName ?? "anonymous", failed: String(failed) }, seconds);
+              metrics.graphqlDuration.observe(
+                { operation: operationName ?? "anonymous", failed: String(failed) },
+                seconds,
+              );
               response.http.headers.set("x-request-id", contextValue.requestId);
+              const statements = (contextValue as CountedContext)[statementsKey];
+              if (statements) response.http.headers.set("x-sql-statements", String(statements.count));
             },
           };
         },
@@ -134,7 +153,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   await apollo.start();
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    statements: StatementCounter,
+  ): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz") {
       res.setHeader("content-type", "application/json");
@@ -180,18 +203,22 @@ export async function createApp(opts: AppOptions): Promise<App> {
         res.setHeader("retry-after", String(limit.resetSeconds));
         res.setHeader("content-type", "application/json");
         res.end(
-          JSON.stringify({ errors: [{ message: "Too many requests", extensions: { code: "RATE_LIMITED" } }] }),
+          JSON.stringify({
+            errors: [{ message: "Too many requests", extensions: { code: "RATE_LIMITED" } }],
+          }),
         );
         return;
       }
     }
     await handleGraphQLHttp(apollo, req, res, url, config.MAX_BODY_BYTES, async () => {
       try {
-        return await buildContext(services, {
+        const context: CountedContext = await buildContext(services, {
           storeHandle: header(req, "x-store"),
           authorization: header(req, "authorization"),
           requestId: header(req, "x-request-id"),
         });
+        if (config.NODE_ENV === "test") context[statementsKey] = statements;
+        return context;
       } catch (e) {
         throw toGraphQLError(e) ?? e;
       }
@@ -201,7 +228,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const counter = { count: 0 };
     withStatementCounter(counter, () =>
-      route(req, res).catch((err: unknown) => {
+      route(req, res, counter).catch((err: unknown) => {
         logger.error({ err }, "unhandled request failure");
         if (!res.headersSent) sendJsonError(res, 500, "Internal server error");
         else res.end();

@@ -7,13 +7,17 @@ import { ForbiddenError, UnauthenticatedError, UnknownStoreError } from "../serv
 
 export function toGraphQLError(error: unknown): GraphQLError | null {
   if (error instanceof UnauthenticatedError) {
-    return new GraphQLError(error.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+    return new GraphQLError(error.message, {
+      extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
+    });
   }
   if (error instanceof ForbiddenError) {
     return new GraphQLError(error.message, { extensions: { code: "FORBIDDEN", http: { status: 403 } } });
   }
   if (error instanceof UnknownStoreError) {
-    return new GraphQLError(error.message, { extensions: { code: "STORE_NOT_FOUND", http: { status: 404 } } });
+    return new GraphQLError(error.message, {
+      extensions: { code: "STORE_NOT_FOUND", http: { status: 404 } },
+    });
   }
   return null;
 }
@@ -34,26 +38,29 @@ const PASS_THROUGH_CODES = new Set([
   "RATE_LIMITED",
 ]);
 
-export function formatError(
-  formatted: GraphQLFormattedError,
-  original: unknown,
-  requestId: string | undefined,
-  log: (err: unknown) => void,
-): GraphQLFormattedError {
+/** An error the client did not cause and we did not raise on purpose: masked, and logged with the request id. */
+export function isUnexpected(code: unknown, original: unknown): boolean {
+  const cause = original instanceof GraphQLError ? (original.originalError ?? original) : original;
+  if (toGraphQLError(cause)) return false;
+  if (typeof code === "string" && PASS_THROUGH_CODES.has(code)) return false;
+  // A GraphQL error raised on purpose without a code (e.g. argument coercion) is the client's fault.
+  return !(original instanceof GraphQLError && !original.originalError);
+}
+
+export function formatError(formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError {
   const cause = original instanceof GraphQLError ? (original.originalError ?? original) : original;
   const mapped = toGraphQLError(cause);
   if (mapped) return { ...formatted, message: mapped.message, extensions: { code: mapped.extensions.code } };
   const code = formatted.extensions?.code;
-  if (typeof code === "string" && PASS_THROUGH_CODES.has(code)) return formatted;
-  // A GraphQL error we raised on purpose without a code (e.g. argument coercion) is the client's fault.
-  if (original instanceof GraphQLError && !original.originalError) {
-    return { ...formatted, extensions: { ...formatted.extensions, code: code ?? "BAD_USER_INPUT" } };
+  if (!isUnexpected(code, original)) {
+    return typeof code === "string"
+      ? formatted
+      : { ...formatted, extensions: { ...formatted.extensions, code: "BAD_USER_INPUT" } };
   }
-  log(cause);
   return {
     message: "Internal server error",
     locations: formatted.locations,
     path: formatted.path,
-    extensions: { code: "INTERNAL_SERVER_ERROR", requestId },
+    extensions: { code: "INTERNAL_SERVER_ERROR" },
   };
 }

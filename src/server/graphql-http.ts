@@ -39,11 +39,15 @@ export async function handleGraphQLHttp(
     try {
       raw = await readBody(req, maxBodyBytes);
     } catch (e) {
-      if (e instanceof BodyTooLargeError) return sendJsonError(res, 413, `Request body exceeds ${maxBodyBytes} bytes`);
+      if (e instanceof BodyTooLargeError)
+        return sendJsonError(res, 413, `Request body exceeds ${maxBodyBytes} bytes`);
       throw e;
     }
     const contentType = headers.get("content-type") ?? "";
-    if (contentType.includes("application/json") || contentType.includes("application/graphql-response+json")) {
+    if (
+      contentType.includes("application/json") ||
+      contentType.includes("application/graphql-response+json")
+    ) {
       try {
         body = raw.length ? JSON.parse(raw) : undefined;
       } catch {
@@ -70,5 +74,9 @@ export async function handleGraphQLHttp(
 export function sendJsonError(res: ServerResponse, status: number, message: string): void {
   res.statusCode = status;
   res.setHeader("content-type", "application/json");
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } }] }));
+  res.end(
+    JSON.stringify({
+      errors: [{ message, extensions: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } }],
+    }),
+  );
 }

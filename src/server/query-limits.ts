@@ -3,6 +3,7 @@
  * a list field's cost is multiplied by its `first` argument. Depth is a validation rule; complexity is
  * checked once the operation and its variables are known. Either way a rejected query never executes.
  */
+import { createRequire } from "node:module";
 import {
   type ASTVisitor,
   type DocumentNode,
@@ -14,7 +15,14 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "graphql";
-import { type ComplexityEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
+import type * as QueryComplexity from "graphql-query-complexity";
+
+// Required (CommonJS build) on purpose: the package's ESM build imports "graphql/index.mjs", a second
+// copy of graphql beside the CommonJS one type-graphql builds the schema with, and every operation then
+// failed with "Cannot use GraphQLObjectType from another module or realm".
+const { getComplexity, simpleEstimator } = createRequire(import.meta.url)(
+  "graphql-query-complexity",
+) as typeof QueryComplexity;
 
 export function depthLimitRule(maxDepth: number): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
@@ -35,7 +43,8 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
         } else {
           const name = sel.name.value;
           const frag = fragments.get(name);
-          if (frag && !seen.has(name)) max = Math.max(max, depthOf(frag.selectionSet, depth, new Set(seen).add(name)));
+          if (frag && !seen.has(name))
+            max = Math.max(max, depthOf(frag.selectionSet, depth, new Set(seen).add(name)));
         }
         if (max > maxDepth) return max;
       }
@@ -58,7 +67,7 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
 }
 
 /** A list field with `first: n` costs n times its children. */
-const paginationEstimator: ComplexityEstimator = ({ args, childComplexity }) => {
+const paginationEstimator: QueryComplexity.ComplexityEstimator = ({ args, childComplexity }) => {
   const first = typeof args.first === "number" ? Math.max(0, args.first) : undefined;
   if (first === undefined) return undefined;
   return 1 + childComplexity * Math.max(1, first);
@@ -71,11 +80,18 @@ export function operationComplexity(
   operationName: string | undefined,
   variables: Record<string, unknown> | undefined,
 ): number {
-  return getComplexity({
-    schema,
-    query,
-    operationName,
-    variables: variables ?? {},
-    estimators: [paginationEstimator, simpleEstimator({ defaultComplexity: 1 })],
-  });
+  try {
+    return getComplexity({
+      schema,
+      query,
+      operationName,
+      variables: variables ?? {},
+      estimators: [paginationEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    });
+  } catch (e) {
+    // Variables that do not coerce (a float for an Int...): nothing will execute, and Apollo reports
+    // them as BAD_USER_INPUT. Thrown from here they would be masked as an internal error.
+    if (e instanceof GraphQLError) return 0;
+    throw e;
+  }
 }

@@ -27,7 +27,11 @@ export async function buildContext(services: Services, identity: RequestIdentity
   return { ...base, services, loaders: createLoaders(services, base) };
 }
 
-async function resolveCaller(services: Services, authorization: string | null | undefined, storeId: string): Promise<Caller> {
+async function resolveCaller(
+  services: Services,
+  authorization: string | null | undefined,
+  storeId: string,
+): Promise<Caller> {
   if (!authorization) return { kind: "anonymous" };
   const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   if (!match?.[1]) throw new UnauthenticatedError("Authorization must be 'Bearer <token>'");
