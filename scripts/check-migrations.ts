@@ -20,7 +20,9 @@ try {
   });
   const added = readdirSync(scratch).filter((f) => !before.has(f));
   if (added.length > 0) {
-    console.error(`Migrations are stale: drizzle-kit would add ${added.join(", ")}. Run \`npm run db:generate\`.`);
+    console.error(
+      `Migrations are stale: drizzle-kit would add ${added.join(", ")}. Run \`npm run db:generate\`.`,
+    );
     process.exit(1);
   }
   if (!output.includes("No schema changes")) {

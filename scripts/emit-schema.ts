@@ -6,7 +6,7 @@ import { buildCartographSchema } from "../src/schema/build.js";
 
 const file = new URL("../schema.graphql", import.meta.url);
 const header = "# Emitted from the code by `npm run schema:emit`. Do not edit: CI checks it is current.\n\n";
-const sdl = header + printSchema(lexicographicSortSchema(await buildCartographSchema())) + "\n";
+const sdl = `${header + printSchema(lexicographicSortSchema(await buildCartographSchema()))}\n`;
 
 if (process.argv.includes("--check")) {
   const committed = await readFile(file, "utf8").catch(() => "");

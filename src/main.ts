@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   }
   const port = await runtime.app.listen(config.PORT, config.HOST);
   const ms = Math.round(performance.now() - startedAt);
-  logger.info({ port, ms, database: config.embeddedDatabase ? "embedded" : "external", cache: runtime.infra.kind }, "ready");
+  logger.info(
+    { port, ms, database: config.embeddedDatabase ? "embedded" : "external", cache: runtime.infra.kind },
+    "ready",
+  );
   console.log(`\n  Cartograph is ready in ${ms} ms\n  Playground: http://localhost:${port}/graphql\n`);
 
   let stopping = false;

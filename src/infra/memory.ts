@@ -1,6 +1,13 @@
 /** In-memory twins of the Redis adapters (single process: embedded default and tests without Redis). */
 import { TopicHub } from "./redis.js";
-import { type Cache, decodeVersioned, encodeVersioned, type Infra, type PubSub, type RateLimiter } from "./types.js";
+import {
+  type Cache,
+  decodeVersioned,
+  encodeVersioned,
+  type Infra,
+  type PubSub,
+  type RateLimiter,
+} from "./types.js";
 
 /** Expired entries are dropped on read and by a sweep at most this often, so keys never read again go too. */
 const SWEEP_EVERY_MS = 60_000;

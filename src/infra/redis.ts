@@ -4,7 +4,14 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../logger.js";
-import { type Cache, decodeVersioned, type Infra, type PubSub, type RateLimiter, type Subscription } from "./types.js";
+import {
+  type Cache,
+  decodeVersioned,
+  type Infra,
+  type PubSub,
+  type RateLimiter,
+  type Subscription,
+} from "./types.js";
 
 export interface RedisInfraOptions {
   logger: Logger;

@@ -1,6 +1,25 @@
 /** Every resolver class of the schema. Add new ones here. */
 import type { NonEmptyArray } from "type-graphql";
+import { CartLineResolver, CartResolver, SavedItemResolver } from "./cart.resolver.js";
+import { CartEventsResolver } from "./cart-events.resolver.js";
+import { CatalogResolver } from "./catalog.resolver.js";
+import { DiscountResolver } from "./discount.resolver.js";
+import { IdentityResolver } from "./identity.resolver.js";
+import { ProductFieldsResolver, ProductVariantFieldsResolver } from "./product.resolver.js";
+import { CartShippingResolver } from "./shipping.resolver.js";
 import { StoreResolver } from "./store.resolver.js";
 
 // biome-ignore lint/complexity/noBannedTypes: type-graphql takes resolver classes as Function
-export const resolvers: NonEmptyArray<Function> = [StoreResolver];
+export const resolvers: NonEmptyArray<Function> = [
+  StoreResolver,
+  CartResolver,
+  CartLineResolver,
+  CartShippingResolver,
+  CartEventsResolver,
+  SavedItemResolver,
+  CatalogResolver,
+  ProductFieldsResolver,
+  ProductVariantFieldsResolver,
+  IdentityResolver,
+  DiscountResolver,
+];

@@ -2,11 +2,34 @@
  * Per-request DataLoaders. Every field that loads a row goes through one, so a query's statement count
  * does not grow with the number of items it returns. Batch functions are service methods.
  */
+import DataLoader from "dataloader";
+import type { CartRecord } from "../services/cart/cart.types.js";
+import type { CatalogProduct, CatalogVariant } from "../services/catalog.service.js";
 import type { ServiceContext } from "../services/context.js";
 import type { Services } from "../services/index.js";
 
-export function createLoaders(_services: Services, _ctx: ServiceContext) {
-  return {};
+export function createLoaders(services: Services, ctx: ServiceContext) {
+  return {
+    productById: new DataLoader<string, CatalogProduct | null>((ids) =>
+      services.catalog.productsByIds(ctx.store.id, ids),
+    ),
+    variantById: new DataLoader<string, CatalogVariant | null>((ids) =>
+      services.catalog.variantsByIds(ctx.store.id, ids),
+    ),
+    variantsByProductId: new DataLoader<string, CatalogVariant[]>((productIds) =>
+      services.catalog.variantsByProductIds(ctx.store.id, productIds),
+    ),
+    /** A cart's prices, warnings and codes, computed once per cart version per request. */
+    cartPricing: new DataLoader(
+      (carts: readonly CartRecord[]) => services.cartPricing.priceMany(ctx.store.id, carts),
+      {
+        cacheKeyFn: (cart) => `${cart.id}:${cart.version}`,
+      },
+    ),
+    shippingMethodById: new DataLoader((ids: readonly string[]) =>
+      services.shipping.methodsByIds(ctx.store.id, ids),
+    ),
+  };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

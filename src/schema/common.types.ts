@@ -3,7 +3,10 @@ import { GraphQLJSON } from "graphql-scalars";
 import { ClassType, Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ErrorCode, type UserErrorData } from "../services/errors.js";
 
-registerEnumType(ErrorCode, { name: "ErrorCode", description: "Why an operation did not do what was asked." });
+registerEnumType(ErrorCode, {
+  name: "ErrorCode",
+  description: "Why an operation did not do what was asked.",
+});
 
 export { GraphQLJSON as JSONScalar };
 

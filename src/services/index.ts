@@ -1,11 +1,47 @@
 /** The service container: one instance of each service per process, sharing deps. */
+
+import { CartService } from "./cart/cart.service.js";
+import { CartPriceEvents } from "./cart/cart-price-events.js";
+import { CartPricingService } from "./cart/cart-pricing.service.js";
+import { SavedItemsService } from "./cart/saved-items.service.js";
+import { CatalogService } from "./catalog.service.js";
 import type { ServiceDeps } from "./deps.js";
+import { DiscountService } from "./discount.service.js";
+import { IdentityService } from "./identity.service.js";
+import { CartLifecycleJob } from "./jobs/cart-lifecycle.job.js";
+import { RedemptionService } from "./redemption.service.js";
+import { ShippingService } from "./shipping.service.js";
+import { SignInService } from "./sign-in.service.js";
 import { StoreService } from "./store.service.js";
 
 export function createServices(deps: ServiceDeps) {
+  const carts = new CartService(deps);
+  const cartPricing = new CartPricingService(deps);
+  const identity = new IdentityService(deps);
+  const cartLifecycle = new CartLifecycleJob(
+    deps.db,
+    carts.cache,
+    deps.logger,
+    {
+      abandonAfterSeconds: deps.config.CART_ABANDON_AFTER_SECONDS,
+      guestExpireAfterSeconds: deps.config.GUEST_CART_EXPIRE_AFTER_SECONDS,
+    },
+    deps.now,
+  );
   return {
     deps,
     stores: new StoreService(deps),
+    catalog: new CatalogService(deps),
+    identity,
+    signIn: new SignInService(identity, carts),
+    carts,
+    cartPricing,
+    cartPriceEvents: new CartPriceEvents(deps, carts),
+    shipping: new ShippingService(deps, carts, cartPricing),
+    savedItems: new SavedItemsService(deps, carts),
+    discounts: new DiscountService(deps, carts, cartPricing),
+    redemptions: new RedemptionService(deps),
+    cartLifecycle,
   };
 }
 

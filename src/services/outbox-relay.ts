@@ -1,17 +1,35 @@
 /**
- * Publishes committed outbox rows to pub/sub and marks them published.
+ * Publishes committed outbox rows to pub/sub and marks them published, without ever holding a database
+ * transaction open across the publish (a network call to Redis).
  *
- * Guarantees: at least once, and in id order within one relay. Rows are claimed with
- * `FOR UPDATE SKIP LOCKED` in a short transaction, published, and marked in that same transaction only
- * once their publish succeeded; a failed publish leaves the row (and every later one in the batch)
- * unpublished for a later round, and a crash before commit releases the locks. Several relays (one per
- * instance) share the work without blocking each other or publishing a row twice; across relays
- * events may interleave, so consumers order and dedupe by the message id.
+ * Leases. A round is three steps:
+ *   1. claim: one UPDATE leases up to `batchSize` unpublished rows to this relay (`claimed_by` = its
+ *      random id, `claimed_until` = now + `leaseMs`), skipping rows another relay holds a live lease on
+ *      (`FOR UPDATE SKIP LOCKED` in the sub-select keeps two relays' claims from colliding);
+ *   2. publish, with no transaction open, in id order, stopping at the first failure, and starting a row
+ *      only within the first two thirds of the lease, so the last publish has time to finish before the
+ *      lease runs out and another relay may take the row over;
+ *   3. settle: one UPDATE marks the published rows and clears the lease of the rest (failed or not
+ *      attempted) so the next round retries them promptly, both only where `claimed_by` is still this
+ *      relay: a row another relay took over after our lease ran out is that relay's to mark.
  *
- * Wake-ups: LISTEN on the channel `writeOutbox` notifies at commit, plus a poll as a safety net (a
- * notification is lost while the listening connection is down).
+ * Guarantees: at least once. A relay that dies mid-publish (or cannot settle) leaves its rows leased;
+ * once the lease runs out any relay claims and publishes them again. A committed event is never lost.
+ *
+ * Order. One relay publishes in id order: its rounds never overlap, each starts at the lowest unpublished
+ * id it can claim, and it may always reclaim rows still leased to itself (left over when a settle
+ * failed), so a failed row goes out before anything after it. The exception is a restart: rows still
+ * leased by the crashed instance (another relay id) go out once that lease runs out, after newer ones.
+ * Several relays each keep id order within their own batches, but their batches interleave, a row
+ * released after a failure can go out after later rows another relay held, and a lease that ran out
+ * mid-publish yields a duplicate: consumers order and dedupe by the message id.
+ *
+ * Wake-ups: LISTEN on the channel `OUTBOX_NOTIFY_CHANNEL` (notified at commit by `writeOutbox`), plus a
+ * poll as a safety net (a notification is lost while the listening connection is down, and a lease that
+ * ran out wakes nobody).
  */
-import { asc, inArray, isNull, lt, sql } from "drizzle-orm";
+import { randomUUID } from "node:crypto";
+import { and, asc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type postgres from "postgres";
 import type { Db } from "../db/client.js";
 import { outbox } from "../db/schema.js";
@@ -21,6 +39,9 @@ import { OUTBOX_NOTIFY_CHANNEL, type OutboxMessage, outboxChannels } from "./out
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** Share of the lease in which a row's publish may start; the rest is left for that publish to finish. */
+const PUBLISH_WINDOW = 2 / 3;
+
 export interface OutboxRelayOptions {
   db: Db;
   /** The postgres.js client to LISTEN with; without it the relay only polls. */
@@ -29,8 +50,14 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Safety-net poll interval. */
   pollMs: number;
-  /** Rows claimed per transaction. */
+  /** Rows claimed per round. */
   batchSize?: number;
+  /**
+   * How long a claim keeps other relays off the rows (integer milliseconds, default 30 s). Far above one
+   * row's publish (three channels in parallel, each bounded by the 2 s Redis command timeout), yet short
+   * enough that a crashed relay's rows go out again soon.
+   */
+  leaseMs?: number;
   /** Published rows older than this are deleted. */
   retentionMs?: number;
   /** How often the relay deletes expired published rows. */
@@ -40,7 +67,13 @@ export interface OutboxRelayOptions {
 type OutboxRow = typeof outbox.$inferSelect;
 
 export class OutboxRelay {
+  /**
+   * Written to `claimed_by`: random per instance, so a restarted relay never mistakes the leases of its
+   * previous life for its own.
+   */
+  readonly relayId = randomUUID();
   private readonly batchSize: number;
+  private readonly leaseMs: number;
   private readonly retentionMs: number;
   private readonly purgeEveryMs: number;
   private running = false;
@@ -56,8 +89,12 @@ export class OutboxRelay {
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.batchSize = opts.batchSize ?? 100;
+    this.leaseMs = opts.leaseMs ?? 30_000;
     this.retentionMs = opts.retentionMs ?? 7 * DAY_MS;
     this.purgeEveryMs = opts.purgeEveryMs ?? 60 * 60 * 1000;
+    if (!Number.isInteger(this.leaseMs) || this.leaseMs <= 0) {
+      throw new Error(`outbox relay: leaseMs must be a positive integer, got ${this.leaseMs}`);
+    }
   }
 
   /** Starts listening and polling, and publishes whatever is already waiting. */
@@ -79,7 +116,10 @@ export class OutboxRelay {
     this.wake();
   }
 
-  /** Stops waking up and waits for the round in flight, so no transaction outlives the relay. */
+  /**
+   * Stops waking up and waits for the round in flight to publish and settle, so the relay leaves no
+   * lease behind that others would have to wait out.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -110,8 +150,8 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes every unpublished event this relay can claim, oldest first, and resolves how many.
-   * Rejects when a publish fails; that event and the ones after it stay for a later round.
+   * Publishes every unpublished event this relay can claim, oldest first, and resolves how many rows it
+   * claimed. Rejects when a publish fails; that event and the ones after it stay for a later round.
    */
   async drain(): Promise<number> {
     let total = 0;
@@ -127,7 +167,8 @@ export class OutboxRelay {
     const cutoff = new Date(now.getTime() - this.retentionMs);
     let total = 0;
     for (;;) {
-      // In slices, so a large backlog never holds a long transaction.
+      // In slices, so a large backlog never makes one long statement; `published_at < cutoff` implies
+      // `published_at IS NOT NULL`, so the slice is found through the partial published_at index.
       const { db } = this.opts;
       const expired = db
         .select({ id: outbox.id })
@@ -154,7 +195,7 @@ export class OutboxRelay {
     } while (this.running && this.wokenDuringLoop);
   }
 
-  /** One claim-publish-mark transaction; resolves how many rows it claimed. */
+  /** One claim-publish-settle round; resolves how many rows it claimed. */
   private round(): Promise<number> {
     const run = this.tail.then(() => this.publishBatch());
     this.tail = run.catch(() => undefined);
@@ -162,34 +203,86 @@ export class OutboxRelay {
   }
 
   private async publishBatch(): Promise<number> {
-    const { claimed, failure } = await this.opts.db.transaction(async (tx) => {
-      const rows = await tx
-        .select()
-        .from(outbox)
-        .where(isNull(outbox.publishedAt))
-        .orderBy(asc(outbox.id))
-        .limit(this.batchSize)
-        .for("update", { skipLocked: true });
-      const published: number[] = [];
-      let failure: unknown;
-      for (const row of rows) {
-        try {
-          await this.publish(row);
-        } catch (err) {
-          failure = err;
-          break;
-        }
-        published.push(row.id);
+    // Taken before the claim is sent, so it is never later than the database's now() for the lease:
+    // measured from here, the lease cannot run out sooner than this relay believes.
+    const claimedAt = performance.now();
+    const rows = await this.claim();
+    if (rows.length === 0) return 0;
+    const publishBefore = claimedAt + this.leaseMs * PUBLISH_WINDOW;
+    const published: number[] = [];
+    let failure: unknown;
+    for (const row of rows) {
+      // Past this point another relay may soon take the row over: leave it (and the rest) to a later
+      // round rather than race that relay and publish out of order.
+      if (performance.now() >= publishBefore) break;
+      try {
+        await this.publish(row);
+      } catch (err) {
+        failure = err;
+        break;
       }
-      // The rows published so far are marked even when a later one failed: republishing them would
-      // only add duplicates, and the failed one still goes out before anything after it.
-      if (published.length > 0) {
-        await tx.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, published));
-      }
-      return { claimed: rows.length, failure };
-    });
+      published.push(row.id);
+    }
+    // The rows published so far are marked even when a later one failed: republishing them would only
+    // add duplicates, and the failed one still goes out before anything after it.
+    await this.settle(
+      rows.map((r) => r.id),
+      published,
+    );
     if (failure !== undefined) throw failure;
-    return claimed;
+    return rows.length;
+  }
+
+  /**
+   * Leases the oldest claimable unpublished rows to this relay, in one statement (its own short
+   * transaction), and returns them in id order. Claimable: not leased, lease run out, or leased to this
+   * relay itself (a leftover of a round whose settle failed: rounds never overlap, so nothing of ours is
+   * in flight).
+   */
+  private async claim(): Promise<OutboxRow[]> {
+    const { db } = this.opts;
+    const claimable = db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(
+        and(
+          isNull(outbox.publishedAt),
+          or(
+            isNull(outbox.claimedUntil),
+            lt(outbox.claimedUntil, sql`now()`),
+            eq(outbox.claimedBy, this.relayId),
+          ),
+        ),
+      )
+      .orderBy(asc(outbox.id))
+      .limit(this.batchSize)
+      .for("update", { skipLocked: true });
+    const rows = await db
+      .update(outbox)
+      .set({
+        claimedUntil: sql`now() + ${this.leaseMs}::integer * interval '1 millisecond'`,
+        claimedBy: this.relayId,
+      })
+      .where(inArray(outbox.id, claimable))
+      .returning();
+    // UPDATE ... RETURNING does not keep the sub-select's order.
+    return rows.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Marks `published` and releases the lease on every other claimed row, in one statement, only where
+   * this relay still holds the row: once our lease ran out another relay may have claimed it, and then
+   * marking or releasing it is that relay's business.
+   */
+  private async settle(claimed: number[], published: number[]): Promise<void> {
+    const wentOut = inArray(outbox.id, published); // `false` when nothing did
+    await this.opts.db
+      .update(outbox)
+      .set({
+        publishedAt: sql`case when ${wentOut} then now() else ${outbox.publishedAt} end`,
+        claimedUntil: null,
+      })
+      .where(and(inArray(outbox.id, claimed), eq(outbox.claimedBy, this.relayId)));
   }
 
   private async publish(row: OutboxRow): Promise<void> {

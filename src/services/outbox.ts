@@ -1,7 +1,8 @@
 /**
  * The transactional outbox: a service that changes state records the event with `writeOutbox(tx, ...)`
  * inside the same transaction, so the event exists exactly when the change committed. The OutboxRelay
- * (outbox-relay.ts) publishes it to pub/sub afterwards, at least once.
+ * (outbox-relay.ts) publishes it to pub/sub afterwards, at least once, leasing the row rather than
+ * holding a transaction open across the publish.
  *
  * Naming. A topic is `<entity>.<what_happened>`, lower snake case: `order.status_changed`,
  * `cart.price_changed`. The key is the id of the entity the event is about (the order id, the cart id).

@@ -38,7 +38,9 @@ export function decodeCursor(value: string): Cursor {
 export function pageSize(first: number | null | undefined): number {
   const n = first ?? 20;
   if (!Number.isInteger(n) || n < 0 || n > MAX_PAGE_SIZE) {
-    throw userError(ErrorCode.INVALID_INPUT, `first must be from 0 to ${MAX_PAGE_SIZE}`, { field: ["first"] });
+    throw userError(ErrorCode.INVALID_INPUT, `first must be from 0 to ${MAX_PAGE_SIZE}`, {
+      field: ["first"],
+    });
   }
   return n;
 }

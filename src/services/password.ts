@@ -3,7 +3,7 @@
  * Stored as `scrypt$<logN>$<r>$<p>$<salt b64>$<hash b64>` so the cost can be raised later and old
  * hashes still verify.
  */
-import { randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from "node:crypto";
+import { randomBytes, type ScryptOptions, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
 
 const scrypt = (password: string, salt: Buffer, keylen: number, opts: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>
@@ -24,7 +24,10 @@ function memoryFor(cost: PasswordCost): number {
   return 128 * 2 ** cost.logN * cost.r * 2;
 }
 
-export async function hashPassword(password: string, cost: PasswordCost = DEFAULT_PASSWORD_COST): Promise<string> {
+export async function hashPassword(
+  password: string,
+  cost: PasswordCost = DEFAULT_PASSWORD_COST,
+): Promise<string> {
   const salt = randomBytes(16);
   const key = await scrypt(password, salt, KEY_LENGTH, {
     N: 2 ** cost.logN,

@@ -35,7 +35,8 @@ export class StoreService {
   private async defaultStoreHandle(): Promise<string> {
     const configured = this.deps.config.DEFAULT_STORE;
     if (configured) return configured;
-    if (this.defaultHandle && Date.now() - this.defaultHandle.at < STORE_CACHE_MS) return this.defaultHandle.handle;
+    if (this.defaultHandle && Date.now() - this.defaultHandle.at < STORE_CACHE_MS)
+      return this.defaultHandle.handle;
     const [row] = await this.deps.db
       .select({ handle: stores.handle })
       .from(stores)

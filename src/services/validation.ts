@@ -16,7 +16,13 @@ export function parseId(value: string, field: string[], what = "Item"): string {
   return value.toLowerCase();
 }
 
-export function requireInt(value: number, field: string[], min: number, max: number, label = field.at(-1)): number {
+export function requireInt(
+  value: number,
+  field: string[],
+  min: number,
+  max: number,
+  label = field.at(-1),
+): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw userError(ErrorCode.INVALID_INPUT, `${label} must be an integer from ${min} to ${max}`, { field });
   }

@@ -1,10 +1,12 @@
 /**
  * The transactional outbox against a real PostgreSQL: what commits is published (at least once, in id
- * order per relay), what rolls back never is, a failed publish is retried rather than lost, and two
- * relays on one database publish each event once.
+ * order per relay), what rolls back never is, a failed publish is retried rather than lost, two relays
+ * on one database publish each event once, a relay holds no database transaction open while it
+ * publishes (its lease keeps other relays off the rows instead), and a relay that dies mid-publish
+ * loses its rows to another relay once its lease runs out.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/client.js";
 import { outbox } from "../../src/db/schema.js";
@@ -22,7 +24,6 @@ import {
 import { OutboxRelay, type OutboxRelayOptions } from "../../src/services/outbox-relay.js";
 import { useTestApp } from "../support/test-app.js";
 
-// biome-ignore lint/correctness/useHookAtTopLevel: a vitest helper named like a React hook, not one.
 const t = useTestApp();
 const logger = createLogger("silent");
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -63,6 +64,71 @@ async function unpublished(topic: string): Promise<number> {
   return rows.length;
 }
 
+/** Each of the topic's rows in id order: who leased it, whether that lease is live, whether it went out. */
+async function leases(
+  topic: string,
+): Promise<{ claimedBy: string | null; leased: boolean; published: boolean }[]> {
+  return db()
+    .select({
+      claimedBy: outbox.claimedBy,
+      leased: sql<boolean>`coalesce(${outbox.claimedUntil} > now(), false)`,
+      published: sql<boolean>`${outbox.publishedAt} is not null`,
+    })
+    .from(outbox)
+    .where(eq(outbox.topic, topic))
+    .orderBy(asc(outbox.id));
+}
+
+/** Waits (polling the database's clock, not ours) until no row of the topic is under a live lease. */
+async function leasesRunOut(topic: string): Promise<void> {
+  for (;;) {
+    const live = await db()
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(eq(outbox.topic, topic), gt(outbox.claimedUntil, sql`now()`)));
+    if (live.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Client connections to this test's database, other than the asking one, inside a transaction now. */
+async function openTransactions(): Promise<number> {
+  const [row] = await db().execute<{ open: number }>(sql`
+    select count(*)::int as open from pg_stat_activity
+    where datname = current_database() and backend_type = 'client backend'
+      and pid <> pg_backend_pid() and xact_start is not null`);
+  if (!row) throw new Error("pg_stat_activity count returned no row");
+  return row.open;
+}
+
+/**
+ * A pub/sub whose publishes all wait until `open()` is called: a network call held in flight for as
+ * long as the test likes. `reached` resolves once the first publish is waiting.
+ */
+function gated(inner: PubSub): { pubsub: PubSub; reached: Promise<void>; open(): void } {
+  let reachedNow = () => {};
+  const reached = new Promise<void>((resolve) => {
+    reachedNow = resolve;
+  });
+  let openNow = () => {};
+  const opened = new Promise<void>((resolve) => {
+    openNow = resolve;
+  });
+  return {
+    pubsub: {
+      async publish(topic, payload) {
+        reachedNow();
+        await opened;
+        await inner.publish(topic, payload);
+      },
+      subscribe: (topic, signal) => inner.subscribe(topic, signal),
+      close: () => inner.close(),
+    },
+    reached,
+    open: openNow,
+  };
+}
+
 /** A pub/sub whose publish fails (once) for the calls `fails` picks; everything else goes through. */
 function flaky(inner: PubSub, fails: (topic: string, payload: Record<string, unknown>) => boolean): PubSub {
   let failed = false;
@@ -101,7 +167,7 @@ describe("the runtime's relay", () => {
       });
     }
     expect(new Set(received.map((m) => m.id)).size).toBe(1);
-    // Publishing precedes the commit that marks the row; a drain queues behind the round in flight.
+    // Publishing precedes the statement that marks the row; a drain queues behind the round in flight.
     await t.app.runtime.outboxRelay.drain();
     expect(await unpublished(e.topic)).toBe(0);
     await Promise.all(subs.map((s) => s.return?.()));
@@ -159,7 +225,7 @@ describe("OutboxRelay", () => {
     await sub.return?.();
   });
 
-  it("keeps an event whose publish failed and delivers it on a later round", async () => {
+  it("keeps a failed event, releases its lease, and delivers it on a later round", async () => {
     const memory = createMemoryInfra().pubsub;
     const e = event(uniqueTopic(), 1);
     const entity = entityChannel(e.topic, e.key);
@@ -171,8 +237,11 @@ describe("OutboxRelay", () => {
 
     await expect(r.drain()).rejects.toThrow("pub/sub unavailable");
     expect(await unpublished(e.topic)).toBe(1);
+    // Released, not left to run out: any relay may retry it right away.
+    expect(await leases(e.topic)).toEqual([{ claimedBy: r.relayId, leased: false, published: false }]);
 
-    expect(await r.drain()).toBeGreaterThanOrEqual(1);
+    const other = relay({ pubsub: memory });
+    expect(await other.drain()).toBeGreaterThanOrEqual(1);
     expect(await unpublished(e.topic)).toBe(0);
     const delivered = await nextMessage(entitySub);
     expect(delivered).toMatchObject({ key: e.key, payload: { n: 1 } });
@@ -196,6 +265,11 @@ describe("OutboxRelay", () => {
 
     await expect(r.drain()).rejects.toThrow("pub/sub unavailable");
     expect(await unpublished(topic)).toBe(2);
+    expect(await leases(topic)).toEqual([
+      { claimedBy: r.relayId, leased: false, published: true },
+      { claimedBy: r.relayId, leased: false, published: false },
+      { claimedBy: r.relayId, leased: false, published: false },
+    ]);
     await r.drain();
     expect(await unpublished(topic)).toBe(0);
     const received = await take(sub, 3);
@@ -260,6 +334,76 @@ describe("OutboxRelay", () => {
     expect(await unpublished(topic)).toBe(0);
     await pubsub.publish(topic, { marker: true });
     expect(await sub.next()).toEqual({ value: { marker: true }, done: false });
+    await sub.return?.();
+  });
+
+  it("holds no transaction open while publishing; its lease keeps other relays off the rows", async () => {
+    const { pubsub } = t.app.runtime.infra;
+    await relay({ pubsub: createMemoryInfra().pubsub }).drain(); // leftovers of other tests out of the way
+    const gate = gated(pubsub);
+    const holder = relay({ pubsub: gate.pubsub });
+    const other = relay({ pubsub });
+    const topic = uniqueTopic();
+    const sub = pubsub.subscribe(topic);
+    await sub.ready;
+    await commit(event(topic, 1), event(topic, 2));
+    // The probe is not blind: it does see a transaction left open on another connection.
+    await db().transaction(async (tx) => {
+      await tx.execute(sql`select 1`);
+      expect(await openTransactions()).toBe(1);
+    });
+
+    const draining = holder.drain();
+    await gate.reached; // the holder is inside a publish, waiting on the network
+    expect(await openTransactions()).toBe(0);
+    expect(await leases(topic)).toEqual([
+      { claimedBy: holder.relayId, leased: true, published: false },
+      { claimedBy: holder.relayId, leased: true, published: false },
+    ]);
+    expect(await other.drain()).toBe(0);
+
+    gate.open();
+    expect(await draining).toBe(2);
+    expect((await take(sub, 2)).map((m) => m.payload)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(await leases(topic)).toEqual([
+      { claimedBy: holder.relayId, leased: false, published: true },
+      { claimedBy: holder.relayId, leased: false, published: true },
+    ]);
+    await sub.return?.();
+  });
+
+  it("when a relay dies mid-publish, another delivers its events once the lease runs out", async () => {
+    const { pubsub } = t.app.runtime.infra;
+    await relay({ pubsub: createMemoryInfra().pubsub }).drain(); // leftovers of other tests out of the way
+    const gate = gated(pubsub);
+    const dying = relay({ pubsub: gate.pubsub, leaseMs: 1000 });
+    const survivor = relay({ pubsub });
+    const topic = uniqueTopic();
+    const sub = pubsub.subscribe(topic);
+    await sub.ready;
+    await commit(event(topic, 1), event(topic, 2), event(topic, 3));
+
+    const stuck = dying.drain();
+    await gate.reached; // it leased all three and hangs publishing the first: as good as dead
+    await leasesRunOut(topic);
+    expect(await survivor.drain()).toBe(3);
+    const delivered = await take(sub, 3);
+    expect(delivered.map((m) => m.payload)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const survivorsRows = Array.from({ length: 3 }, () => ({
+      claimedBy: survivor.relayId,
+      leased: false,
+      published: true,
+    }));
+    expect(await leases(topic)).toEqual(survivorsRows);
+
+    // The dead relay wakes up: the publish it had in flight completes (a duplicate: at least once), but
+    // it starts no other row on its lapsed lease and leaves the survivor's rows as they are.
+    gate.open();
+    await stuck;
+    expect((await nextMessage(sub)).id).toBe(delivered[0]?.id);
+    await pubsub.publish(topic, { marker: true });
+    expect(await sub.next()).toEqual({ value: { marker: true }, done: false });
+    expect(await leases(topic)).toEqual(survivorsRows);
     await sub.return?.();
   });
 

@@ -46,7 +46,11 @@ export default async function setup(project: TestProject) {
   let baseUrl = process.env.DATABASE_URL;
   if (!baseUrl) {
     dataDir = await mkdtemp(path.join(tmpdir(), "cartograph-test-pg-"));
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "pg"), port: await freePort(), fast: true });
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(dataDir, "pg"),
+      port: await freePort(),
+      fast: true,
+    });
     baseUrl = embedded.url;
   }
   const template = `cartograph_tpl_${runId}`;

@@ -35,9 +35,17 @@ export interface TestApp {
   wsUrl: string;
   databaseUrl: string;
   /** Sends a GraphQL request over HTTP. */
-  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, opts?: GqlOptions): Promise<GqlResponse<T>>;
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    opts?: GqlOptions,
+  ): Promise<GqlResponse<T>>;
   /** Like gql, but fails the test on GraphQL errors and returns `data`. */
-  ok<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, opts?: GqlOptions): Promise<T>;
+  ok<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    opts?: GqlOptions,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
