@@ -1,13 +1,16 @@
 /** Start-up: config -> database (migrate) -> redis -> http+ws server; graceful shutdown on signals. */
 import "reflect-metadata";
-import { ConfigError, loadConfig } from "./config.js";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { seedDemoIfEmpty } from "./db/seed.js";
 import { createLogger } from "./logger.js";
 import { startRuntime } from "./runtime.js";
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (e) {
@@ -24,14 +27,15 @@ async function main(): Promise<void> {
       staffPassword: config.DEMO_STAFF_PASSWORD,
       passwordCost: runtime.services.deps.passwordCost,
     });
-    if (seeded) {
-      logger.info({ stores: seeded.stores }, "seeded the demo stores");
-      if (seeded.generatedStaffPassword) {
-        console.log(
-          `\n  Demo staff: staff@demo.test / staff@demo-eu.test  password: ${seeded.generatedStaffPassword}\n` +
-            "  (generated; set DEMO_STAFF_PASSWORD to choose it)\n",
-        );
-      }
+    if (seeded) logger.info({ stores: seeded.stores }, "seeded the demo stores");
+    const password = await demoStaffPassword(config, seeded?.generatedStaffPassword);
+    if (password) {
+      console.log(
+        `\n  Demo staff: staff@demo.test (store demo), staff@demo-eu.test (store demo-eu)  password: ${password}\n` +
+          (config.DEMO_STAFF_PASSWORD
+            ? ""
+            : "  (generated at first start; set DEMO_STAFF_PASSWORD to choose it)\n"),
+      );
     }
   }
   const port = await runtime.app.listen(config.PORT, config.HOST);
@@ -62,6 +66,21 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/**
+ * The demo staff password to print: DEMO_STAFF_PASSWORD, else the one generated when the demo was seeded.
+ * That one is kept in DATA_DIR so it can be shown again on every start of the same data.
+ */
+async function demoStaffPassword(config: Config, generated: string | undefined): Promise<string | null> {
+  if (config.DEMO_STAFF_PASSWORD) return config.DEMO_STAFF_PASSWORD;
+  const file = path.join(config.DATA_DIR, "demo-staff-password");
+  if (generated) {
+    await mkdir(config.DATA_DIR, { recursive: true });
+    await writeFile(file, generated, { mode: 0o600 });
+    return generated;
+  }
+  return existsSync(file) ? (await readFile(file, "utf8")).trim() : null;
 }
 
 main().catch((err: unknown) => {

@@ -36,6 +36,13 @@ export interface EmbeddedOptions {
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(opts.dataDir);
   const password = "cartograph";
+  // The package rejects without a reason when the server exits early: keep its last words for ours.
+  const lastLines: string[] = [];
+  const remember = (line: string) => {
+    opts.log?.(line.trim());
+    lastLines.push(line.trim());
+    if (lastLines.length > 8) lastLines.shift();
+  };
   const server = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
@@ -44,8 +51,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     persistent: true,
     // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
-    onLog: (m: string) => opts.log?.(m.trim()),
-    onError: (e: unknown) => opts.log?.(String(e)),
+    onLog: (m: string) => remember(m),
+    onError: (e: unknown) => remember(String(e)),
     postgresFlags: [
       "-c",
       "max_connections=300",
@@ -59,7 +66,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     if (process.getuid?.() === 0) await chmod(path.dirname(databaseDir), 0o755);
     await server.initialise();
   }
-  await server.start();
+  try {
+    await server.start();
+  } catch (e) {
+    throw new Error(
+      `Embedded PostgreSQL did not start (data in ${databaseDir}, port ${opts.port}). Is another Cartograph ` +
+        `using the same DATA_DIR or EMBEDDED_PG_PORT? ${e instanceof Error ? e.message : ""}\n${lastLines.join("\n")}`,
+    );
+  }
   const database = opts.database ?? "cartograph";
   const adminUrl = `postgres://postgres:${password}@127.0.0.1:${opts.port}/postgres`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });

@@ -96,7 +96,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     includeStacktraceInErrorResponses: false,
     formatError,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
       {
         async serverWillStart() {
           return {

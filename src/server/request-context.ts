@@ -32,7 +32,8 @@ async function resolveCaller(
   authorization: string | null | undefined,
   storeId: string,
 ): Promise<Caller> {
-  if (!authorization) return { kind: "anonymous" };
+  // An empty header, or a bare "Bearer" (what a client sends before it has a token), is anonymous.
+  if (!authorization || /^\s*(Bearer)?\s*$/i.test(authorization)) return { kind: "anonymous" };
   const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   if (!match?.[1]) throw new UnauthenticatedError("Authorization must be 'Bearer <token>'");
   try {
