@@ -15,14 +15,9 @@ import {
 } from "../schema/cart.types.js";
 import { ProductVariant } from "../schema/catalog.types.js";
 import { Money } from "../schema/common.types.js";
-import type { CartRecord } from "../services/cart/cart.types.js";
+import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";
-
-async function cartPayload(fn: () => Promise<CartRecord>): Promise<CartPayload> {
-  const { value, userErrors } = await withUserErrors(fn);
-  return Object.assign(new CartPayload(), { cart: value ? Cart.from(value) : null, userErrors });
-}
 
 @Resolver(() => Cart)
 export class CartResolver {

@@ -1,18 +1,13 @@
 /** Discount codes on carts (shoppers) and the staff operations on codes. */
 import { GraphQLError } from "graphql";
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
-import { Cart, CartPayload } from "../schema/cart.types.js";
+import { CartPayload } from "../schema/cart.types.js";
 import { Discount, DiscountConnection, DiscountInput, DiscountPayload } from "../schema/discount.types.js";
-import type { CartRecord } from "../services/cart/cart.types.js";
 import type { DiscountRecord } from "../services/discount.service.js";
 import { UserFacingError } from "../services/errors.js";
+import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";
-
-async function cartPayload(fn: () => Promise<CartRecord>): Promise<CartPayload> {
-  const { value, userErrors } = await withUserErrors(fn);
-  return Object.assign(new CartPayload(), { cart: value ? Cart.from(value) : null, userErrors });
-}
 
 async function discountPayload(
   ctx: GraphQLContext,

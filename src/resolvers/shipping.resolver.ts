@@ -11,6 +11,7 @@ import {
   TaxRateInput,
   TaxRatePayload,
 } from "../schema/shipping.types.js";
+import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";
 
@@ -58,10 +59,7 @@ export class CartShippingResolver {
     @Arg("shippingMethodId", () => ID) shippingMethodId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
-    const { value, userErrors } = await withUserErrors(() =>
-      ctx.services.shipping.selectCartMethod(ctx, cartId, shippingMethodId),
-    );
-    return Object.assign(new CartPayload(), { cart: value ? Cart.from(value) : null, userErrors });
+    return cartPayload(() => ctx.services.shipping.selectCartMethod(ctx, cartId, shippingMethodId));
   }
 
   @Mutation(() => ShippingMethodPayload, { description: "Staff." })
