@@ -42,7 +42,7 @@ const envSchema = z.object({
   SEED_DEMO: bool.optional(),
   DEMO_STAFF_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
   MAX_QUERY_DEPTH: int(2, 100).default(12),
-  MAX_QUERY_COMPLEXITY: int(10, 100_000).default(2_000),
+  MAX_QUERY_COMPLEXITY: int(10, 1_000_000).default(10_000),
   MAX_BODY_BYTES: int(1024, 10 * 1024 * 1024).default(256 * 1024),
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(600),
   CART_CACHE_TTL_SECONDS: int(1, 60 * 60 * 24 * 30).default(60 * 60 * 24),

@@ -10,6 +10,8 @@ import {
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLSchema,
+  getNullableType,
+  isListType,
   Kind,
   type SelectionSetNode,
   type ValidationContext,
@@ -66,11 +68,22 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
   };
 }
 
-/** A list field with `first: n` costs n times its children. */
-const paginationEstimator: QueryComplexity.ComplexityEstimator = ({ args, childComplexity }) => {
+/**
+ * A list field with `first: n` costs n times its children; a list without `first` costs
+ * UNPAGED_LIST_SIZE times its children.
+ */
+export const UNPAGED_LIST_SIZE = 10;
+const paginationEstimator: QueryComplexity.ComplexityEstimator = ({ args, childComplexity, field }) => {
+  // Introspection (__schema, __type) is bounded by the schema, and the playground's docs need it whole.
+  if (field.name.startsWith("__")) return 1;
   const first = typeof args.first === "number" ? Math.max(0, args.first) : undefined;
-  if (first === undefined) return undefined;
-  return 1 + childComplexity * Math.max(1, first);
+  if (first !== undefined) return 1 + childComplexity * Math.max(1, first);
+  // A list with no page size (a product's variants, a cart's lines) is assumed to hold this many items.
+  // A connection's `edges` are already counted by the connection's `first`.
+  if (field.name !== "edges" && isListType(getNullableType(field.type))) {
+    return 1 + childComplexity * UNPAGED_LIST_SIZE;
+  }
+  return undefined;
 };
 
 /** Complexity of one operation with its variables; a variable `first` counts at its real value. */

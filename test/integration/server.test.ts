@@ -1,7 +1,13 @@
-import { describe, expect, it } from "vitest";
-import { useTestApp } from "../support/test-app.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createStore } from "../support/fixtures.js";
+import { createTestApp, type TestApp, useTestApp } from "../support/test-app.js";
 
 const t = useTestApp();
+let storeHandle: string;
+
+beforeAll(async () => {
+  storeHandle = (await createStore(t.app)).handle;
+});
 
 describe("server", () => {
   it("answers /healthz and /readyz", async () => {
@@ -11,5 +17,94 @@ describe("server", () => {
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ database: true, redis: true });
+    const metrics = await fetch(`${base}/metrics`);
+    expect(await metrics.text()).toContain("cartograph_graphql_duration_seconds");
+  });
+
+  it("rejects a query deeper than MAX_QUERY_DEPTH before running it", async () => {
+    // 13 levels: one more than the default MAX_QUERY_DEPTH of 12.
+    const deep = `{ products(first: 1) { edges { node { variants { product { variants { product { variants { product { variants { product { variants { id } } } } } } } } } } } } }`;
+    const res = await t.app.gql(deep, {}, { store: storeHandle });
+    expect(res.errors?.[0]?.message).toMatch(/Query is too deep: depth 13 exceeds the limit of 12/);
+    expect(res.errors?.[0]?.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    expect(res.data).toBeUndefined();
+  });
+
+  it("rejects a query over the complexity budget, counting `first` and unpaged lists", async () => {
+    // 100 products x 10 variants (assumed for an unpaged list) x their product's 10 variants: ~22 000.
+    const wide = `{ products(first: 100) { edges { node { variants { product { variants { id sku } } } } } } }`;
+    const res = await t.app.gql(wide, {}, { store: storeHandle });
+    expect(res.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_COMPLEX");
+    expect(res.data).toBeUndefined();
+    // The same shape with a small page is fine.
+    const small = await t.app.gql(wide.replace("first: 100", "first: 5"), {}, { store: storeHandle });
+    expect(small.errors).toBeUndefined();
+  });
+
+  it("refuses an oversized body with 413", async () => {
+    const res = await fetch(t.app.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ store { id } }`, variables: { pad: "x".repeat(300 * 1024) } }),
+    });
+    expect(res.status).toBe(413);
+    expect((await res.json()).errors[0].extensions.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("names an unknown store clearly and rejects a malformed authorization header", async () => {
+    const unknown = await t.app.gql(`{ store { id } }`, {}, { store: "no-such-store" });
+    expect(unknown.errors?.[0]?.extensions?.code).toBe("STORE_NOT_FOUND");
+    expect(unknown.errors?.[0]?.message).toContain("no-such-store");
+    const malformed = await t.app.gql(
+      `{ store { id } }`,
+      {},
+      { store: storeHandle, headers: { authorization: "Token abc" } },
+    );
+    expect(malformed.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    const bare = await t.app.gql(
+      `{ store { handle } }`,
+      {},
+      { store: storeHandle, headers: { authorization: "Bearer" } },
+    );
+    expect(bare.data).toEqual({ store: { handle: storeHandle } });
+  });
+
+  it("answers bad GraphQL with a client error, not an internal one, and echoes a request id", async () => {
+    const res = await t.app.gql(
+      `{ products(first: "ten") { edges { node { id } } } }`,
+      {},
+      { store: storeHandle },
+    );
+    expect(res.errors?.[0]?.extensions?.code).toMatch(/GRAPHQL_VALIDATION_FAILED|BAD_USER_INPUT/);
+    const syntax = await t.app.gql(`{ products(`, {}, { store: storeHandle });
+    expect(syntax.errors?.[0]?.extensions?.code).toBe("GRAPHQL_PARSE_FAILED");
+    const withId = await t.app.gql(
+      `{ store { id } }`,
+      {},
+      { store: storeHandle, headers: { "x-request-id": "req-123" } },
+    );
+    expect(withId.headers.get("x-request-id")).toBe("req-123");
+  });
+});
+
+describe("rate limiting", () => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: "3" } });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it("answers 429 RATE_LIMITED past the per-minute limit", async () => {
+    const store = await createStore(limited);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await limited.gql(`{ store { id } }`, {}, { store: store.handle })).status);
+    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+    const res = await limited.gql(`{ store { id } }`, {}, { store: store.handle });
+    expect(res.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 });
