@@ -188,6 +188,8 @@ export const productVariants = pgTable(
     stockOnHand: integer("stock_on_hand").notNull().default(0),
     reserved: integer("reserved").notNull().default(0),
     lowStockThreshold: integer("low_stock_threshold").notNull().default(0),
+    /** Display order within the product (the order staff gave the variants in). */
+    position: integer("position").notNull().default(0),
     version: integer("version").notNull().default(1),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

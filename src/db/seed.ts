@@ -366,7 +366,8 @@ async function seedStore(tx: Tx, seed: StoreSeed, passwordHash: string, startedA
         priceOverride: ownPrice ?? null,
         stockOnHand: stockFor(i, j),
         lowStockThreshold: 5,
-        createdAt: new Date(product.createdAt.getTime() + j),
+        position: j,
+        createdAt: product.createdAt,
         updatedAt: new Date(startedAt),
       };
     });

@@ -187,7 +187,7 @@ export class CatalogService {
           .from(productVariants)
           .innerJoin(products, productOfVariant)
           .where(and(eq(productVariants.storeId, storeId), inArray(productVariants.productId, wanted)))
-          .orderBy(asc(productVariants.createdAt), asc(productVariants.id))
+          .orderBy(asc(productVariants.position), asc(productVariants.createdAt), asc(productVariants.id))
       : [];
     const byProduct = new Map<string, CatalogVariant[]>();
     for (const row of rows) {
@@ -203,8 +203,6 @@ export class CatalogService {
     assertStaff(ctx.caller);
     const valid = validateProductInput(input);
     const storeId = ctx.store.id;
-    // Explicit millisecond timestamps: pagination cursors carry milliseconds, so created_at must not
-    // hold finer digits. Variants are 1 ms apart so that they list in the order they were given.
     const now = this.deps.now();
     return this.deps.db.transaction(async (tx) => {
       const [product] = await tx
@@ -230,7 +228,8 @@ export class CatalogService {
             ...v,
             storeId,
             productId: product.id,
-            createdAt: new Date(now.getTime() + i),
+            position: i,
+            createdAt: now,
             updatedAt: now,
           })),
         )

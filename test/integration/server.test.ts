@@ -48,7 +48,8 @@ describe("server", () => {
       body: JSON.stringify({ query: `{ store { id } }`, variables: { pad: "x".repeat(300 * 1024) } }),
     });
     expect(res.status).toBe(413);
-    expect((await res.json()).errors[0].extensions.code).toBe("PAYLOAD_TOO_LARGE");
+    const body = (await res.json()) as { errors: { extensions: { code: string } }[] };
+    expect(body.errors[0]?.extensions.code).toBe("PAYLOAD_TOO_LARGE");
   });
 
   it("names an unknown store clearly and rejects a malformed authorization header", async () => {
