@@ -28,6 +28,13 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
+/** Cores busy machine-wide over `ms` (anything running before the driver starts skews the figures). */
+export async function machineBusyCores(ms: number): Promise<number> {
+  const before = machineBusyTicks();
+  await new Promise((r) => setTimeout(r, ms));
+  return Math.round(((machineBusyTicks() - before) / CLOCK_TICKS / (ms / 1000)) * 100) / 100;
+}
+
 const kibToMiB = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 
 export function readMemory(pid: number): MemoryStats | null {
@@ -64,8 +71,8 @@ function allProcesses(): ProcInfo[] {
   return out;
 }
 
-function descendants(all: ProcInfo[], root: number): Set<number> {
-  const found = new Set<number>([root]);
+function descendants(all: ProcInfo[], roots: number[]): Set<number> {
+  const found = new Set<number>(roots);
   let grew = true;
   while (grew) {
     grew = false;
@@ -79,21 +86,47 @@ function descendants(all: ProcInfo[], root: number): Set<number> {
   return found;
 }
 
-/** Which processes count as what; the database and Redis may be the server's children or system-wide. */
+/**
+ * Which processes count as what. The embedded PostgreSQL runs under the server process; an external
+ * one is the `postgres` tree started by the system (parent pid 1), so that embedded databases of other
+ * programs on the machine are not counted.
+ */
 export interface ProcessGroups {
+  /** The server the driver started; without one (--url) only the driver's own CPU is known. */
   serverPid?: number;
-  /** true: PostgreSQL runs under the server process (embedded); false: any `postgres` on the machine. */
   embeddedDatabase: boolean;
+  /** false: the server uses its in-memory twins and any Redis on the machine is not ours. */
+  externalRedis: boolean;
 }
 
-type Snapshot = Record<"server" | "postgres" | "redis", Map<number, number>> & { driverMicros: number };
+type Snapshot = Record<"server" | "postgres" | "redis", Map<number, number>> & {
+  driverMicros: number;
+  machineTicks: number;
+};
+
+/** Busy clock ticks of all CPUs together (user, nice, system, irq, softirq, steal) from /proc/stat. */
+function machineBusyTicks(): number {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+      .split("\n")[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return [user, nice, system, irq, softirq, steal].reduce<number>((a, b) => a + (b ?? 0), 0);
+  } catch {
+    return 0;
+  }
+}
 
 export interface CpuCores {
   /** Average cores used during the window (1.0 = one core fully busy). */
   server: number | null;
-  postgres: number;
-  redis: number;
+  postgres: number | null;
+  redis: number | null;
   driver: number;
+  /** Every process on the machine: what exceeds the sum of the others was someone else's work. */
+  machine: number;
 }
 
 export class CpuMeter {
@@ -108,14 +141,25 @@ export class CpuMeter {
     const postgres = new Map<number, number>();
     const redis = new Map<number, number>();
     const { serverPid, embeddedDatabase } = this.groups;
-    const family = serverPid ? descendants(all, serverPid) : new Set<number>();
+    const roots = embeddedDatabase
+      ? serverPid
+        ? [serverPid]
+        : []
+      : all.filter((p) => p.comm === "postgres" && p.ppid === 1).map((p) => p.pid);
+    const database = descendants(all, roots);
     for (const p of all) {
       if (p.pid === serverPid) server.set(p.pid, p.ticks);
-      else if (p.comm === "postgres" && (!embeddedDatabase || family.has(p.pid))) postgres.set(p.pid, p.ticks);
-      else if (p.comm === "redis-server") redis.set(p.pid, p.ticks);
+      else if (p.comm === "postgres" && database.has(p.pid)) postgres.set(p.pid, p.ticks);
+      else if (p.comm === "redis-server" && this.groups.externalRedis) redis.set(p.pid, p.ticks);
     }
     const usage = process.cpuUsage();
-    return { server, postgres, redis, driverMicros: usage.user + usage.system };
+    return {
+      server,
+      postgres,
+      redis,
+      driverMicros: usage.user + usage.system,
+      machineTicks: machineBusyTicks(),
+    };
   }
 
   begin(): void {
@@ -133,11 +177,13 @@ export class CpuMeter {
       for (const [pid, t] of end[group]) ticks += t - (start[group].get(pid) ?? 0);
       return Math.round((ticks / CLOCK_TICKS / wallSeconds) * 100) / 100;
     };
+    const ours = this.groups.serverPid !== undefined;
     return {
-      server: this.groups.serverPid ? cores("server") : null,
-      postgres: cores("postgres"),
-      redis: cores("redis"),
+      server: ours ? cores("server") : null,
+      postgres: ours ? cores("postgres") : null,
+      redis: ours && this.groups.externalRedis ? cores("redis") : null,
       driver: Math.round(((end.driverMicros - start.driverMicros) / 1e6 / wallSeconds) * 100) / 100,
+      machine: Math.round(((end.machineTicks - start.machineTicks) / CLOCK_TICKS / wallSeconds) * 100) / 100,
     };
   }
 }
