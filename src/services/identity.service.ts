@@ -9,6 +9,7 @@ import { customers, staffUsers } from "../db/schema.js";
 import type { ServiceContext, StaffRole } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, userError } from "./errors.js";
+import { isUniqueViolation } from "./pg-errors.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { normalizeEmail } from "./validation.js";
 
@@ -64,15 +65,6 @@ const customerColumns = {
   lastName: customers.lastName,
   createdAt: customers.createdAt,
 };
-
-/** postgres.js reports SQLSTATE in `code`; drizzle wraps driver errors, keeping them as `cause`. */
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const pg = e as Error & { code?: unknown; constraint_name?: unknown };
-    if (pg.code === "23505" && pg.constraint_name === constraint) return true;
-  }
-  return false;
-}
 
 function optionalName(value: string | null | undefined, field: string[]): string | null {
   const trimmed = value?.trim() ?? "";
