@@ -9,8 +9,8 @@ import { customers, staffUsers } from "../db/schema.js";
 import type { ServiceContext, StaffRole } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, userError } from "./errors.js";
-import { isUniqueViolation } from "./pg-errors.js";
 import { hashPassword, verifyPassword } from "./password.js";
+import { isUniqueViolation } from "./pg-errors.js";
 import { normalizeEmail } from "./validation.js";
 
 export interface CustomerRecord {
