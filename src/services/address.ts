@@ -35,17 +35,8 @@ const POSTAL_FORMATS: Record<string, RegExp> = {
 };
 const GENERIC_POSTAL = /^[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]$|^[A-Z0-9]$/;
 
-export interface AddressInputShape {
-  firstName: string;
-  lastName: string;
-  line1: string;
-  line2?: string | null;
-  city: string;
-  region?: string | null;
-  postalCode: string;
-  country: string;
-  phone?: string | null;
-}
+/** What clients send: the stored shape, before trimming and normalising. */
+export type AddressInputShape = AddressJson;
 
 const MAX_FIELD = 200;
 

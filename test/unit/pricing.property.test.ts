@@ -12,6 +12,7 @@ import {
   type PricingResult,
   priceCart,
 } from "../../src/services/pricing/index.js";
+import { discount } from "../support/pricing-fixtures.js";
 
 /** 300 keeps the suite fast; PRICING_PROPERTY_RUNS=20000 for a deeper search. */
 const NUM_RUNS = Number(process.env.PRICING_PROPERTY_RUNS ?? 300);
@@ -313,24 +314,12 @@ describe("priceCart properties", () => {
   });
 
   it("FREE_SHIPPING never changes the subtotal or the merchandise discount", () => {
-    const freeShip: PricingDiscount = {
+    const freeShip = discount({
       code: "ZZFREESHIP",
       type: "FREE_SHIPPING",
-      value: 0,
-      buyQty: null,
-      getQty: null,
-      minOrderAmount: null,
-      maxUses: null,
-      usesCount: 0,
-      perCustomerLimit: null,
-      customerUses: null,
-      validFrom: null,
-      validUntil: null,
-      applicableProductIds: null,
       combinable: true,
-      isActive: true,
       appliedAt: NOW, // after every generated code
-    };
+    });
     fc.assert(
       fc.property(inputArb, (generated) => {
         const input = {

@@ -14,6 +14,8 @@ import {
   validateDiscountInput,
 } from "../../src/services/pricing/index.js";
 
+import { discount } from "../support/pricing-fixtures.js";
+
 const NOW = new Date("2025-06-01T12:00:00.000Z");
 let appliedSeq = 0;
 
@@ -23,23 +25,7 @@ function line(lineId: string, unitPrice: number, quantity = 1, productId = `prod
 
 function code(overrides: Partial<PricingDiscount> & Pick<PricingDiscount, "code" | "type">): PricingDiscount {
   appliedSeq += 1;
-  return {
-    value: 0,
-    buyQty: null,
-    getQty: null,
-    minOrderAmount: null,
-    maxUses: null,
-    usesCount: 0,
-    perCustomerLimit: null,
-    customerUses: null,
-    validFrom: null,
-    validUntil: null,
-    applicableProductIds: null,
-    combinable: false,
-    isActive: true,
-    appliedAt: new Date(NOW.getTime() - 60_000 + appliedSeq),
-    ...overrides,
-  };
+  return discount({ appliedAt: new Date(NOW.getTime() - 60_000 + appliedSeq), ...overrides });
 }
 
 const US_STANDARD: PricingShippingMethod = {
