@@ -11,6 +11,7 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   bigserial,
   boolean,
   check,
@@ -28,11 +29,19 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 
-const id = () => uuid("id").primaryKey().defaultRandom();
+/** The row id of a tenant table; its primary key is (store_id, id), see `tenantKey`. */
+const id = () => uuid("id").notNull().defaultRandom();
 const storeId = () => uuid("store_id").notNull();
 // Millisecond precision, like a JS Date: a timestamp read back and used in a keyset cursor or a
 // comparison is exactly the stored value.
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
+/**
+ * Every tenant table's primary key starts with store_id, and so does every unique and foreign key: a
+ * distributed PostgreSQL (Citus) can then shard every tenant table by store_id and keep each store's
+ * rows, and all of their constraints, on one node. A test over the catalog holds new tables to this.
+ */
+const tenantKey = (name: string, t: { storeId: AnyPgColumn; id: AnyPgColumn }) =>
+  primaryKey({ name, columns: [t.storeId, t.id] });
 const createdAt = () => tstz("created_at").notNull().defaultNow();
 const updatedAt = () => tstz("updated_at").notNull().defaultNow();
 
@@ -94,7 +103,7 @@ export interface LineOptionsJson {
 }
 
 export const stores = pgTable("stores", {
-  id: id(),
+  id: uuid("id").primaryKey().defaultRandom(),
   handle: text("handle").notNull().unique(),
   name: text("name").notNull(),
   currency: text("currency").notNull(),
@@ -115,7 +124,7 @@ export const staffUsers = pgTable(
     role: staffRole("role").notNull().default("STAFF"),
     createdAt: createdAt(),
   },
-  (t) => [unique("staff_users_store_email_key").on(t.storeId, t.email)],
+  (t) => [tenantKey("staff_users_pkey", t), unique("staff_users_store_email_key").on(t.storeId, t.email)],
 );
 
 export const customers = pgTable(
@@ -131,10 +140,7 @@ export const customers = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [
-    unique("customers_store_email_key").on(t.storeId, t.email),
-    unique("customers_store_id_key").on(t.storeId, t.id),
-  ],
+  (t) => [tenantKey("customers_pkey", t), unique("customers_store_email_key").on(t.storeId, t.email)],
 );
 
 export const addresses = pgTable(
@@ -148,6 +154,7 @@ export const addresses = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
+    tenantKey("addresses_pkey", t),
     foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
     index("addresses_customer_idx").on(t.storeId, t.customerId),
   ],
@@ -167,7 +174,7 @@ export const products = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
-    unique("products_store_id_key").on(t.storeId, t.id),
+    tenantKey("products_pkey", t),
     check("products_base_price_nonneg", sql`${t.basePrice} >= 0`),
     index("products_store_listing_idx").on(t.storeId, t.status, t.createdAt, t.id),
     index("products_name_trgm_idx").using("gin", sql`lower(${t.name}) gin_trgm_ops`),
@@ -196,8 +203,8 @@ export const productVariants = pgTable(
   },
   (t) => [
     foreignKey({ columns: [t.storeId, t.productId], foreignColumns: [products.storeId, products.id] }),
+    tenantKey("product_variants_pkey", t),
     unique("product_variants_store_sku_key").on(t.storeId, t.sku),
-    unique("product_variants_store_id_key").on(t.storeId, t.id),
     index("product_variants_product_idx").on(t.storeId, t.productId),
     check("product_variants_stock_nonneg", sql`${t.stockOnHand} >= 0`),
     check("product_variants_reserved_range", sql`${t.reserved} >= 0 AND ${t.reserved} <= ${t.stockOnHand}`),
@@ -221,6 +228,7 @@ export const inventoryMovements = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
+    tenantKey("inventory_movements_pkey", t),
     foreignKey({
       columns: [t.storeId, t.variantId],
       foreignColumns: [productVariants.storeId, productVariants.id],
@@ -244,7 +252,7 @@ export const shippingMethods = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    unique("shipping_methods_store_id_key").on(t.storeId, t.id),
+    tenantKey("shipping_methods_pkey", t),
     check("shipping_methods_rate_nonneg", sql`${t.rate} >= 0`),
     check("shipping_methods_free_over_nonneg", sql`${t.freeOver} IS NULL OR ${t.freeOver} >= 0`),
     index("shipping_methods_countries_idx").using("gin", t.countries),
@@ -264,6 +272,7 @@ export const taxRates = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
+    tenantKey("tax_rates_pkey", t),
     unique("tax_rates_store_country_region_key").on(t.storeId, t.country, t.region),
     check("tax_rates_rate_range", sql`${t.rateBps} >= 0 AND ${t.rateBps} <= 10000`),
   ],
@@ -295,7 +304,7 @@ export const carts = pgTable(
     expiresAt: tstz("expires_at"),
   },
   (t) => [
-    unique("carts_store_id_key").on(t.storeId, t.id),
+    tenantKey("carts_pkey", t),
     foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
     foreignKey({
       columns: [t.storeId, t.shippingMethodId],
@@ -329,6 +338,7 @@ export const cartItems = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
+    tenantKey("cart_items_pkey", t),
     foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }).onDelete(
       "cascade",
     ),
@@ -337,7 +347,7 @@ export const cartItems = pgTable(
       columns: [t.storeId, t.variantId],
       foreignColumns: [productVariants.storeId, productVariants.id],
     }),
-    unique("cart_items_line_key").on(t.cartId, t.variantId, t.optionsHash),
+    unique("cart_items_line_key").on(t.storeId, t.cartId, t.variantId, t.optionsHash),
     index("cart_items_variant_idx").on(t.storeId, t.variantId),
     check("cart_items_quantity_range", sql`${t.quantity} > 0 AND ${t.quantity} <= 999`),
     check("cart_items_unit_price_nonneg", sql`${t.unitPrice} >= 0`),
@@ -357,12 +367,13 @@ export const savedForLater = pgTable(
     savedAt: tstz("saved_at").notNull().defaultNow(),
   },
   (t) => [
+    tenantKey("saved_for_later_pkey", t),
     foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
     foreignKey({
       columns: [t.storeId, t.variantId],
       foreignColumns: [productVariants.storeId, productVariants.id],
     }),
-    unique("saved_for_later_key").on(t.customerId, t.variantId, t.optionsHash),
+    unique("saved_for_later_key").on(t.storeId, t.customerId, t.variantId, t.optionsHash),
     check("saved_for_later_quantity_range", sql`${t.quantity} > 0 AND ${t.quantity} <= 999`),
   ],
 );
@@ -393,8 +404,8 @@ export const discounts = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
+    tenantKey("discounts_pkey", t),
     unique("discounts_store_code_key").on(t.storeId, t.code),
-    unique("discounts_store_id_key").on(t.storeId, t.id),
     check(
       "discounts_uses_range",
       sql`${t.usesCount} >= 0 AND (${t.maxUses} IS NULL OR ${t.usesCount} <= ${t.maxUses})`,
@@ -417,7 +428,7 @@ export const cartDiscounts = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    primaryKey({ columns: [t.cartId, t.discountId] }),
+    primaryKey({ name: "cart_discounts_pkey", columns: [t.storeId, t.cartId, t.discountId] }),
     foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }).onDelete(
       "cascade",
     ),
@@ -456,9 +467,9 @@ export const orders = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
+    tenantKey("orders_pkey", t),
     unique("orders_store_idempotency_key").on(t.storeId, t.idempotencyKey),
     unique("orders_store_number_key").on(t.storeId, t.number),
-    unique("orders_store_id_key").on(t.storeId, t.id),
     foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
     foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }),
     index("orders_customer_idx").on(t.storeId, t.customerId, t.createdAt),
@@ -493,6 +504,7 @@ export const orderItems = pgTable(
     total: integer("total").notNull(),
   },
   (t) => [
+    tenantKey("order_items_pkey", t),
     foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
     index("order_items_order_idx").on(t.storeId, t.orderId),
     check("order_items_quantity_pos", sql`${t.quantity} > 0`),
@@ -512,6 +524,7 @@ export const orderStatusHistory = pgTable(
     at: tstz("at").notNull().defaultNow(),
   },
   (t) => [
+    tenantKey("order_status_history_pkey", t),
     foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
     index("order_status_history_order_idx").on(t.storeId, t.orderId, t.at),
   ],
@@ -534,9 +547,10 @@ export const discountRedemptions = pgTable(
   (t) => [
     foreignKey({ columns: [t.storeId, t.discountId], foreignColumns: [discounts.storeId, discounts.id] }),
     foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
-    unique("discount_redemptions_order_key").on(t.discountId, t.orderId),
-    index("discount_redemptions_customer_idx").on(t.discountId, t.customerId),
-    index("discount_redemptions_email_idx").on(t.discountId, t.email),
+    tenantKey("discount_redemptions_pkey", t),
+    unique("discount_redemptions_order_key").on(t.storeId, t.discountId, t.orderId),
+    index("discount_redemptions_customer_idx").on(t.storeId, t.discountId, t.customerId),
+    index("discount_redemptions_email_idx").on(t.storeId, t.discountId, t.email),
     check("discount_redemptions_who", sql`${t.customerId} IS NOT NULL OR ${t.email} IS NOT NULL`),
   ],
 );
@@ -560,7 +574,8 @@ export const inventoryReservations = pgTable(
       columns: [t.storeId, t.variantId],
       foreignColumns: [productVariants.storeId, productVariants.id],
     }),
-    unique("inventory_reservations_order_variant_key").on(t.orderId, t.variantId),
+    tenantKey("inventory_reservations_pkey", t),
+    unique("inventory_reservations_order_variant_key").on(t.storeId, t.orderId, t.variantId),
     index("inventory_reservations_expiry_idx").on(t.expiresAt).where(sql`${t.status} = 'ACTIVE'`),
     check("inventory_reservations_quantity_pos", sql`${t.quantity} > 0`),
   ],
@@ -584,8 +599,8 @@ export const payments = pgTable(
   },
   (t) => [
     foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
-    unique("payments_store_id_key").on(t.storeId, t.id),
-    uniqueIndex("payments_intent_key").on(t.gateway, t.intentId),
+    tenantKey("payments_pkey", t),
+    uniqueIndex("payments_intent_key").on(t.storeId, t.gateway, t.intentId),
     index("payments_order_idx").on(t.storeId, t.orderId),
     check("payments_amounts", sql`${t.amount} >= 0 AND ${t.refunded} >= 0 AND ${t.refunded} <= ${t.amount}`),
   ],
@@ -605,10 +620,11 @@ export const paymentEvents = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
+    tenantKey("payment_events_pkey", t),
     foreignKey({ columns: [t.storeId, t.paymentId], foreignColumns: [payments.storeId, payments.id] }),
     index("payment_events_payment_idx").on(t.storeId, t.paymentId, t.createdAt),
     uniqueIndex("payment_events_gateway_event_key")
-      .on(t.gatewayEventId)
+      .on(t.storeId, t.gatewayEventId)
       .where(sql`${t.gatewayEventId} IS NOT NULL`),
   ],
 );
@@ -617,7 +633,7 @@ export const paymentEvents = pgTable(
 export const outbox = pgTable(
   "outbox",
   {
-    id: bigserial("id", { mode: "number" }).primaryKey(),
+    id: bigserial("id", { mode: "number" }).notNull(),
     storeId: storeId(),
     topic: text("topic").notNull(),
     key: text("key").notNull(),
@@ -632,7 +648,14 @@ export const outbox = pgTable(
     claimedBy: text("claimed_by"),
   },
   (t) => [
+    primaryKey({ name: "outbox_pkey", columns: [t.storeId, t.id] }),
     index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`),
     index("outbox_published_at_idx").on(t.publishedAt).where(sql`${t.publishedAt} IS NOT NULL`),
   ],
 );
+
+/**
+ * Tables that are not per tenant (Citus reference tables: copied to every node). Every other table
+ * carries store_id and keys that start with it.
+ */
+export const REFERENCE_TABLES = ["stores"] as const;

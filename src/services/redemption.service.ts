@@ -146,7 +146,7 @@ export class RedemptionService {
       .insert(discountRedemptions)
       .values({ storeId, discountId, orderId, customerId, email, status: "APPLIED", createdAt: now })
       .onConflictDoUpdate({
-        target: [discountRedemptions.discountId, discountRedemptions.orderId],
+        target: [discountRedemptions.storeId, discountRedemptions.discountId, discountRedemptions.orderId],
         set: { status: "APPLIED", reversedAt: null, customerId, email },
         setWhere: sql`${discountRedemptions.status} = 'REVERSED'`,
       })

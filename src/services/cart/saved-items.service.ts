@@ -64,7 +64,12 @@ export class SavedItemsService {
           optionsHash: lineOptionsHash(line.customOptions),
         })
         .onConflictDoUpdate({
-          target: [savedForLater.customerId, savedForLater.variantId, savedForLater.optionsHash],
+          target: [
+            savedForLater.storeId,
+            savedForLater.customerId,
+            savedForLater.variantId,
+            savedForLater.optionsHash,
+          ],
           set: {
             quantity: sql`least(${savedForLater.quantity} + excluded.quantity, ${MAX_LINE_QUANTITY})`,
             savedAt: sql`excluded.saved_at`,
