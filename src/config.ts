@@ -41,10 +41,42 @@ const envSchema = z.object({
   STRIPE_API_BASE: url(["http:", "https:"]).optional(),
   SEED_DEMO: bool.optional(),
   DEMO_STAFF_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
-  MAX_QUERY_DEPTH: int(2, 100).default(12),
-  MAX_QUERY_COMPLEXITY: int(10, 1_000_000).default(10_000),
+  // Request limits: each applies to HTTP and WebSocket alike; 0 turns a limit off (benchmarks, tests).
+  MAX_QUERY_DEPTH: int(0, 100).default(12),
+  MAX_QUERY_COMPLEXITY: int(0, 10_000_000).default(10_000),
+  /** Budget of introspection (`__schema`, `__type`): the standard docs query costs about half of it. */
+  MAX_INTROSPECTION_COMPLEXITY: int(0, 10_000_000).default(100_000),
+  MAX_ALIASES: int(0, 100_000).default(50),
+  MAX_ROOT_MUTATION_FIELDS: int(0, 1000).default(5),
   MAX_BODY_BYTES: int(1024, 10 * 1024 * 1024).default(256 * 1024),
+  /** Operations per minute per caller (verified identity, else client IP), over HTTP and WebSocket. */
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(600),
+  /** Operations a WebSocket may have running at once (mostly subscriptions). */
+  WS_MAX_OPERATIONS_PER_CONNECTION: int(0, 10_000).default(50),
+  /** Introspection and "Did you mean" suggestions: on except with NODE_ENV=production unless set. */
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  /** How many reverse proxies in front of us append to X-Forwarded-For (0: use the socket address). */
+  TRUST_PROXY_HOPS: int(0, 10).default(0),
+  /** Comma-separated browser origins allowed to call the API (CORS); `*` for any. */
+  CORS_ORIGINS: z.string().optional(),
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** When set, /metrics is served on this port only (not on PORT). */
+  METRICS_PORT: int(0, 65535).optional(),
+  /** Open carts one guest session may hold; more is refused (0: no limit). */
+  GUEST_MAX_OPEN_CARTS: int(0, 10_000).default(10),
+  /** Carts one client IP may create per hour (0: no limit). */
+  CARTS_PER_IP_PER_HOUR: int(0, 1_000_000).default(300),
+  /** EXPIRED carts are deleted this long after they expired. */
+  EXPIRED_CART_RETENTION_DAYS: int(1, 3650).default(7),
+  /** Sign-in attempts per (account, client) and per client in SIGN_IN_WINDOW_SECONDS. */
+  SIGN_IN_ATTEMPTS_PER_ACCOUNT_CLIENT: int(0, 10_000).default(10),
+  SIGN_IN_ATTEMPTS_PER_CLIENT: int(0, 100_000).default(50),
+  /** Failed attempts on one account (from anywhere) after which each further attempt is slowed. */
+  SIGN_IN_SLOWDOWN_AFTER: int(0, 100_000).default(20),
+  SIGN_IN_WINDOW_SECONDS: int(1, 86_400).default(300),
+  /** How long a token's account check (exists, not signed out) is trusted before PostgreSQL is asked again. */
+  AUTH_CHECK_CACHE_SECONDS: int(0, 300).default(5),
   CART_CACHE_TTL_SECONDS: int(1, 60 * 60 * 24 * 30).default(60 * 60 * 24),
   CART_ABANDON_AFTER_SECONDS: int(1, 60 * 60 * 24 * 365).default(60 * 60),
   GUEST_CART_EXPIRE_AFTER_SECONDS: int(1, 60 * 60 * 24 * 3650).default(60 * 60 * 24 * 30),
@@ -56,9 +88,12 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export interface Config extends Omit<Env, "SEED_DEMO"> {
+export interface Config extends Omit<Env, "SEED_DEMO" | "GRAPHQL_INTROSPECTION" | "CORS_ORIGINS"> {
   /** Seed the demo stores into an empty database: default on without DATABASE_URL, off with it. */
   SEED_DEMO: boolean;
+  GRAPHQL_INTROSPECTION: boolean;
+  /** Allowed browser origins; "*" allows any. Without CORS_ORIGINS: localhost origins, except in production. */
+  CORS_ORIGINS: string[] | "localhost" | "*";
   /** True when no DATABASE_URL is given and an embedded PostgreSQL is started. */
   embeddedDatabase: boolean;
 }
@@ -84,5 +119,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError(["STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set"]);
   }
-  return { ...e, SEED_DEMO: e.SEED_DEMO ?? !e.DATABASE_URL, embeddedDatabase: !e.DATABASE_URL };
+  const production = e.NODE_ENV === "production";
+  return {
+    ...e,
+    SEED_DEMO: e.SEED_DEMO ?? !e.DATABASE_URL,
+    GRAPHQL_INTROSPECTION: e.GRAPHQL_INTROSPECTION ?? !production,
+    CORS_ORIGINS: parseOrigins(e.CORS_ORIGINS, production),
+    embeddedDatabase: !e.DATABASE_URL,
+  };
+}
+
+function parseOrigins(value: string | undefined, production: boolean): Config["CORS_ORIGINS"] {
+  if (value === undefined) return production ? [] : "localhost";
+  const list = value
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  if (list.includes("*")) return "*";
+  for (const origin of list) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError([`CORS_ORIGINS: "${origin}" is not an origin like https://shop.example.com`]);
+    }
+    if (url.origin !== origin.replace(/\/$/, "")) {
+      throw new ConfigError([
+        `CORS_ORIGINS: "${origin}" must be an origin only (scheme, host, port), no path`,
+      ]);
+    }
+  }
+  return list.map((o) => o.replace(/\/$/, ""));
 }

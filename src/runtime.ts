@@ -11,6 +11,7 @@ import type { Config } from "./config.js";
 import { createDatabase, type Database } from "./db/client.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded.js";
 import { runMigrations } from "./db/migrate.js";
+import { appliedMigrationCount, expectedMigrationCount } from "./db/migration-status.js";
 import { createMemoryInfra } from "./infra/memory.js";
 import { createRedisInfra } from "./infra/redis.js";
 import type { Infra } from "./infra/types.js";
@@ -76,18 +77,26 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       now: opts.now ?? (() => new Date()),
     });
     const schema = await buildCartographSchema();
+    const expectedMigrations = expectedMigrationCount();
     const app = await createApp({
       config,
       services,
       schema,
       logger,
-      ready: async () => ({
-        database: await database.sql`select 1`.then(
+      readiness: async () => {
+        const reachable = await database.sql`select 1`.then(
           () => true,
           () => false,
-        ),
-        redis: await infra.ping(),
-      }),
+        );
+        const migrated =
+          reachable && (await appliedMigrationCount(database.sql).catch(() => 0)) >= expectedMigrations;
+        // Redis is detail: without it the API serves from PostgreSQL (slower, single-instance events).
+        const redis =
+          infra.kind === "memory"
+            ? { configured: false }
+            : { configured: true, reachable: await infra.ping() };
+        return { ready: reachable && migrated, database: { reachable, migrated }, redis };
+      },
     });
     services.cartLifecycle.start(config.CART_JOB_INTERVAL_SECONDS);
     const outboxRelay = new OutboxRelay({

@@ -6,4 +6,6 @@ import type { Loaders } from "./loaders.js";
 export interface GraphQLContext extends ServiceContext {
   services: Services;
   loaders: Loaders;
+  /** Set by the rate limit guard: what is left of the caller's budget this minute (a response header). */
+  rateLimitRemaining?: number;
 }

@@ -1,40 +1,51 @@
 /**
- * One HTTP server on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql, the offline
- * GraphiQL playground on a browser GET of /graphql, /healthz, /readyz and /metrics.
+ * One HTTP server on one port: GraphQL over HTTP and WebSocket (graphql-ws) at /graphql, both through
+ * the same request pipeline (pipeline.ts); the offline GraphiQL playground on a browser GET of /graphql;
+ * /healthz, /readyz and /metrics (optionally behind a token, or on a port of its own); CORS for browser
+ * storefronts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { GraphQLError, type GraphQLSchema, specifiedRules, validate } from "graphql";
-import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import type { GraphQLSchema } from "graphql";
 import type { Config } from "../config.js";
 import { type StatementCounter, withStatementCounter } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../resolvers/context.js";
-import { createLoaders } from "../resolvers/loaders.js";
+import { UnauthenticatedError } from "../services/errors.js";
 import type { Services } from "../services/index.js";
-import { formatError, isUnexpected, toGraphQLError } from "./errors.js";
+import { clientIp } from "./client-ip.js";
+import { applyCors } from "./cors.js";
+import { toGraphQLError } from "./errors.js";
 import { handleGraphQLHttp, sendJsonError } from "./graphql-http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { operationLabel, RequestPipeline, rateLimitKey } from "./pipeline.js";
 import { servePlayground, wantsPlayground } from "./playground.js";
-import { depthLimitRule, operationComplexity } from "./query-limits.js";
 import { buildContext } from "./request-context.js";
+import { attachWebSocket } from "./ws.js";
+
+/** What /readyz reports: ready means PostgreSQL answers and is migrated; the rest is detail. */
+export interface Readiness {
+  ready: boolean;
+  database: { reachable: boolean; migrated: boolean };
+  [detail: string]: unknown;
+}
 
 export interface AppOptions {
   config: Config;
   services: Services;
   schema: GraphQLSchema;
   logger: Logger;
-  /** Readiness probe of the dependencies (database and Redis). */
-  ready: () => Promise<{ database: boolean; redis: boolean }>;
+  readiness: () => Promise<Readiness>;
 }
 
 export interface App {
   server: Server;
   metrics: Metrics;
   listen(port: number, host?: string): Promise<number>;
+  /** The port /metrics listens on when METRICS_PORT is set. */
+  metricsPort(): number | null;
   /** Stops accepting, drains in-flight requests, closes sockets. */
   close(): Promise<void>;
 }
@@ -44,57 +55,34 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify(body));
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const { config, services, schema, logger } = opts;
   const metrics = createMetrics();
   const server = createServer();
-  const depthRule = depthLimitRule(config.MAX_QUERY_DEPTH);
+  const pipeline = new RequestPipeline({ schema, config, services, logger, metrics });
+  const ws = attachWebSocket({ server, schema, config, services, pipeline, logger });
+  let draining = false;
   // NODE_ENV=test only: each request's SQL statement count goes out as `x-sql-statements`, so tests can
   // assert statement budgets (N+1 regressions fail) through the real HTTP path. The counter rides on the
   // context under a symbol: Apollo hands plugins a shallow copy of the context, which keeps it.
   const statementsKey = Symbol("sqlStatements");
   type CountedContext = GraphQLContext & { [statementsKey]?: StatementCounter };
 
-  const wsServer = new WebSocketServer({ server, path: "/graphql", maxPayload: config.MAX_BODY_BYTES });
-  const wsCleanup = useServer<Record<string, unknown>, { context?: GraphQLContext }>(
-    {
-      schema,
-      validate: (s, document) => validate(s, document, [...specifiedRules, depthRule]),
-      onConnect: async (ctx) => {
-        const params = ctx.connectionParams ?? {};
-        const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-        try {
-          ctx.extra.context = await buildContext(services, {
-            storeHandle: str(params.store),
-            authorization: str(params.authorization) ?? str(params.Authorization),
-          });
-          return true;
-        } catch (e) {
-          logger.debug({ err: e }, "websocket connection refused");
-          return false;
-        }
-      },
-      // Each operation gets fresh DataLoaders: a long-lived subscription must not serve stale rows.
-      context: (ctx) => {
-        const base = ctx.extra.context;
-        if (!base)
-          throw new GraphQLError("Connection not initialised", { extensions: { code: "UNAUTHENTICATED" } });
-        return { ...base, loaders: createLoaders(services, base) };
-      },
-      onError: (_ctx, _id, _payload, errors) => {
-        for (const e of errors) logger.debug({ err: e }, "subscription error");
-      },
-    },
-    wsServer,
-  );
-
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
+    // Introspection is switched by our own validation rule (the same for both transports).
     introspection: true,
+    hideSchemaDetailsFromClientErrors: !pipeline.introspection,
     csrfPrevention: true,
-    validationRules: [depthRule],
+    validationRules: pipeline.validationRules,
     includeStacktraceInErrorResponses: false,
-    formatError,
+    formatError: pipeline.formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({
         httpServer: server,
@@ -104,7 +92,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         async serverWillStart() {
           return {
             async drainServer() {
-              await wsCleanup.dispose();
+              await ws.close();
             },
           };
         },
@@ -112,40 +100,31 @@ export async function createApp(opts: AppOptions): Promise<App> {
       {
         async requestDidStart({ contextValue }) {
           const started = process.hrtime.bigint();
+          let label = "invalid";
           return {
-            async didResolveOperation({ request, document, operationName }) {
-              const complexity = operationComplexity(
-                schema,
+            async didResolveOperation({ request, document, operation }) {
+              label = operationLabel(operation);
+              if (!operation) return;
+              const refused = await pipeline.admit({
                 document,
-                operationName ?? undefined,
-                request.variables,
-              );
-              if (complexity > config.MAX_QUERY_COMPLEXITY) {
-                throw new GraphQLError(
-                  `Query is too complex: ${complexity} exceeds the limit of ${config.MAX_QUERY_COMPLEXITY}`,
-                  { extensions: { code: "QUERY_TOO_COMPLEX", http: { status: 400 } } },
-                );
-              }
+                operation,
+                variables: request.variables,
+                context: contextValue,
+                transport: "http",
+              });
+              if (refused) throw refused;
             },
             async didEncounterErrors({ errors }) {
-              // Only what formatError will mask: auth failures and bad queries are the client's, not ours.
-              for (const e of errors) {
-                if (isUnexpected(e.extensions?.code, e)) {
-                  logger.error(
-                    { err: e.originalError ?? e, requestId: contextValue.requestId },
-                    "unexpected error",
-                  );
-                }
-              }
+              pipeline.logUnexpected(errors, contextValue.requestId);
             },
-            async willSendResponse({ operationName, response }) {
+            async willSendResponse({ response }) {
               const seconds = Number(process.hrtime.bigint() - started) / 1e9;
               const failed = response.body.kind === "single" && !!response.body.singleResult.errors?.length;
-              metrics.graphqlDuration.observe(
-                { operation: operationName ?? "anonymous", failed: String(failed) },
-                seconds,
-              );
+              pipeline.observe(label, seconds, failed, "http");
               response.http.headers.set("x-request-id", contextValue.requestId);
+              if (contextValue.rateLimitRemaining !== undefined) {
+                response.http.headers.set("x-ratelimit-remaining", String(contextValue.rateLimitRemaining));
+              }
               const statements = (contextValue as CountedContext)[statementsKey];
               if (statements) response.http.headers.set("x-sql-statements", String(statements.count));
             },
@@ -156,76 +135,94 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   await apollo.start();
 
+  const metricsAllowed = (req: IncomingMessage): boolean =>
+    !config.METRICS_TOKEN || header(req, "authorization") === `Bearer ${config.METRICS_TOKEN}`;
+
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!metricsAllowed(req)) {
+      res.setHeader("www-authenticate", "Bearer");
+      return sendJson(res, 401, { error: "metrics need a bearer token" });
+    }
+    res.setHeader("content-type", metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  }
+
+  /**
+   * A request that failed authentication still counts against its address: without that, guessing
+   * tokens would be the one thing nobody limits.
+   */
+  async function refuseUnauthenticated(res: ServerResponse, ip: string, error: unknown): Promise<void> {
+    const mapped = toGraphQLError(error);
+    if (config.RATE_LIMIT_PER_MINUTE > 0) {
+      const limit = await services.deps.infra.rateLimiter.hit(
+        rateLimitKey({ kind: "anonymous" }, "", ip),
+        config.RATE_LIMIT_PER_MINUTE,
+        60,
+      );
+      if (!limit.allowed) {
+        res.setHeader("retry-after", String(limit.resetSeconds));
+        return sendJson(res, 429, {
+          errors: [{ message: "Too many requests", extensions: { code: "RATE_LIMITED" } }],
+        });
+      }
+    }
+    return sendJson(res, 401, {
+      errors: [{ message: mapped?.message ?? "Unauthenticated", extensions: { code: "UNAUTHENTICATED" } }],
+    });
+  }
+
   async function route(
     req: IncomingMessage,
     res: ServerResponse,
     statements: StatementCounter,
   ): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname === "/healthz") {
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ status: "ok" }));
-      return;
-    }
+    if (applyCors(req, res, config.CORS_ORIGINS)) return;
+    if (url.pathname === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (url.pathname === "/readyz") {
-      const status = await opts.ready().catch(() => ({ database: false, redis: false }));
-      const ok = status.database && status.redis;
-      res.statusCode = ok ? 200 : 503;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ status: ok ? "ready" : "unavailable", ...status }));
-      return;
+      const state = draining
+        ? { ready: false, draining: true, database: { reachable: true, migrated: true } }
+        : await opts
+            .readiness()
+            .catch((): Readiness => ({ ready: false, database: { reachable: false, migrated: false } }));
+      return sendJson(res, state.ready ? 200 : 503, {
+        status: state.ready ? "ready" : "unavailable",
+        ...state,
+      });
     }
-    if (url.pathname === "/metrics") {
-      res.setHeader("content-type", metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
-      return;
-    }
+    if (url.pathname === "/metrics" && config.METRICS_PORT === undefined) return serveMetrics(req, res);
     if (servePlayground(req, res, url)) return;
-    if (url.pathname !== "/graphql") {
-      res.statusCode = 404;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ error: "Not found", graphql: "/graphql" }));
-      return;
-    }
+    if (url.pathname !== "/graphql") return sendJson(res, 404, { error: "Not found", graphql: "/graphql" });
     if (req.method === "GET" && wantsPlayground(req)) {
       servePlayground(req, res, url, true);
       return;
     }
     if (req.method !== "GET" && req.method !== "POST") {
       res.statusCode = 405;
-      res.setHeader("allow", "GET, POST");
+      res.setHeader("allow", "GET, POST, OPTIONS");
       res.end();
       return;
     }
-    if (config.RATE_LIMIT_PER_MINUTE > 0) {
-      const who = header(req, "authorization") ?? req.socket.remoteAddress ?? "unknown";
-      const limit = await services.deps.infra.rateLimiter.hit(`rl:${who}`, config.RATE_LIMIT_PER_MINUTE, 60);
-      res.setHeader("x-ratelimit-remaining", String(limit.remaining));
-      if (!limit.allowed) {
-        res.statusCode = 429;
-        res.setHeader("retry-after", String(limit.resetSeconds));
-        res.setHeader("content-type", "application/json");
-        res.end(
-          JSON.stringify({
-            errors: [{ message: "Too many requests", extensions: { code: "RATE_LIMITED" } }],
-          }),
-        );
-        return;
-      }
+    const ip = clientIp(req, config.TRUST_PROXY_HOPS);
+    let context: CountedContext;
+    try {
+      context = await buildContext(services, {
+        storeHandle: header(req, "x-store"),
+        authorization: header(req, "authorization"),
+        requestId: header(req, "x-request-id"),
+        clientIp: ip,
+      });
+    } catch (e) {
+      if (e instanceof UnauthenticatedError) return refuseUnauthenticated(res, ip, e);
+      const mapped = toGraphQLError(e);
+      if (!mapped) throw e;
+      const status = (mapped.extensions.http as { status?: number } | undefined)?.status ?? 400;
+      return sendJson(res, status, {
+        errors: [{ message: mapped.message, extensions: { code: mapped.extensions.code } }],
+      });
     }
-    await handleGraphQLHttp(apollo, req, res, url, config.MAX_BODY_BYTES, async () => {
-      try {
-        const context: CountedContext = await buildContext(services, {
-          storeHandle: header(req, "x-store"),
-          authorization: header(req, "authorization"),
-          requestId: header(req, "x-request-id"),
-        });
-        if (config.NODE_ENV === "test") context[statementsKey] = statements;
-        return context;
-      } catch (e) {
-        throw toGraphQLError(e) ?? e;
-      }
-    });
+    if (config.NODE_ENV === "test") context[statementsKey] = statements;
+    await handleGraphQLHttp(apollo, req, res, url, config.MAX_BODY_BYTES, async () => context);
   }
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -239,20 +236,41 @@ export async function createApp(opts: AppOptions): Promise<App> {
     );
   });
 
+  let metricsServer: Server | null = null;
+  if (config.METRICS_PORT !== undefined) {
+    metricsServer = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname !== "/metrics") return sendJson(res, 404, { error: "Not found", metrics: "/metrics" });
+      serveMetrics(req, res).catch((err: unknown) => {
+        logger.error({ err }, "metrics failed");
+        if (!res.headersSent) sendJsonError(res, 500, "Internal server error");
+      });
+    });
+  }
+
   return {
     server,
     metrics,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
+    metricsPort: () => (metricsServer?.address() as AddressInfo | null)?.port ?? null,
+    async listen(port, host) {
+      if (metricsServer) {
+        await new Promise<void>((resolve, reject) => {
+          metricsServer?.once("error", reject);
+          metricsServer?.listen(config.METRICS_PORT, host, () => resolve());
+        });
+      }
+      return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-      }),
+      });
+    },
     async close() {
-      // Apollo's drain plugin stops the HTTP server and waits for in-flight requests (with a grace period).
+      draining = true;
+      // Apollo's drain plugin stops the HTTP server and waits for in-flight requests (with a grace period),
+      // and closes the WebSockets through drainServer.
       await apollo.stop();
-      for (const client of wsServer.clients) client.terminate();
-      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
       server.closeAllConnections?.();
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer?.close(() => resolve()));
     },
   };
 }

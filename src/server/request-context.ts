@@ -1,6 +1,6 @@
 /**
  * Turns request headers (HTTP) or connectionParams (WebSocket) into the GraphQL context: request id,
- * store, caller identity and fresh per-request DataLoaders.
+ * store, caller identity, client address and fresh per-request DataLoaders.
  */
 import { randomUUID } from "node:crypto";
 import type { GraphQLContext } from "../resolvers/context.js";
@@ -14,17 +14,40 @@ export interface RequestIdentity {
   storeHandle?: string | null;
   authorization?: string | null;
   requestId?: string | null;
+  clientIp?: string | null;
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export async function buildContext(services: Services, identity: RequestIdentity): Promise<GraphQLContext> {
-  const requestId =
-    identity.requestId && REQUEST_ID_PATTERN.test(identity.requestId) ? identity.requestId : randomUUID();
+export function requestIdFrom(candidate: string | null | undefined): string {
+  return candidate && REQUEST_ID_PATTERN.test(candidate) ? candidate : randomUUID();
+}
+
+export async function buildServiceContext(
+  services: Services,
+  identity: RequestIdentity,
+): Promise<ServiceContext> {
+  const requestId = requestIdFrom(identity.requestId);
   const store = await services.stores.resolve(identity.storeHandle);
   const caller = await resolveCaller(services, identity.authorization, store.id);
-  const base: ServiceContext = { store, caller, requestId };
+  return { store, caller, requestId, clientIp: identity.clientIp ?? null };
+}
+
+export function withLoaders(services: Services, base: ServiceContext): GraphQLContext {
   return { ...base, services, loaders: createLoaders(services, base) };
+}
+
+export async function buildContext(services: Services, identity: RequestIdentity): Promise<GraphQLContext> {
+  return withLoaders(services, await buildServiceContext(services, identity));
+}
+
+/** The bearer token of an Authorization value; null for an empty header or a bare "Bearer". */
+export function bearerToken(authorization: string | null | undefined): string | null {
+  // An empty header, or a bare "Bearer" (what a client sends before it has a token), is anonymous.
+  if (!authorization || /^\s*(Bearer)?\s*$/i.test(authorization)) return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match?.[1]) throw new UnauthenticatedError("Authorization must be 'Bearer <token>'");
+  return match[1];
 }
 
 async function resolveCaller(
@@ -32,12 +55,10 @@ async function resolveCaller(
   authorization: string | null | undefined,
   storeId: string,
 ): Promise<Caller> {
-  // An empty header, or a bare "Bearer" (what a client sends before it has a token), is anonymous.
-  if (!authorization || /^\s*(Bearer)?\s*$/i.test(authorization)) return { kind: "anonymous" };
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-  if (!match?.[1]) throw new UnauthenticatedError("Authorization must be 'Bearer <token>'");
+  const token = bearerToken(authorization);
+  if (!token) return { kind: "anonymous" };
   try {
-    return await services.deps.tokens.verify(match[1], storeId);
+    return await services.deps.tokens.verify(token, storeId);
   } catch (e) {
     if (e instanceof TokenError) throw new UnauthenticatedError(e.message);
     throw e;

@@ -18,6 +18,8 @@ export interface ServiceContext {
   store: StoreRef;
   caller: Caller;
   requestId: string;
+  /** The client's address (rate limits, sign-in throttling, fraud rules); absent for internal callers. */
+  clientIp?: string | null;
 }
 
 export function isStaff(caller: Caller): caller is Extract<Caller, { kind: "staff" }> {

@@ -16,7 +16,7 @@ describe("server", () => {
     expect(health.status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ database: true, redis: true });
+    expect(await ready.json()).toMatchObject({ status: "ready", database: { reachable: true, migrated: true } });
     const metrics = await fetch(`${base}/metrics`);
     expect(await metrics.text()).toContain("cartograph_graphql_duration_seconds");
   });
@@ -26,7 +26,7 @@ describe("server", () => {
     const deep = `{ products(first: 1) { edges { node { variants { product { variants { product { variants { product { variants { product { variants { id } } } } } } } } } } } } }`;
     const res = await t.app.gql(deep, {}, { store: storeHandle });
     expect(res.errors?.[0]?.message).toMatch(/Query is too deep: depth 13 exceeds the limit of 12/);
-    expect(res.errors?.[0]?.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    expect(res.errors?.[0]?.extensions?.code).toBe("QUERY_TOO_DEEP");
     expect(res.data).toBeUndefined();
   });
 
