@@ -48,7 +48,16 @@ class DocumentCache {
     let entry: { document?: DocumentNode; errors: readonly GraphQLError[] };
     try {
       const document = parse(query);
-      const errors = validate(this.schema, document, this.rules);
+      // Coded like Apollo codes them over HTTP, so both transports answer a bad document alike.
+      const errors = validate(this.schema, document, this.rules).map((e) =>
+        typeof e.extensions.code === "string"
+          ? e
+          : new GraphQLError(e.message, {
+              nodes: e.nodes,
+              originalError: e,
+              extensions: { ...e.extensions, code: "GRAPHQL_VALIDATION_FAILED" },
+            }),
+      );
       entry = errors.length ? { errors } : { document, errors };
     } catch (e) {
       if (!(e instanceof GraphQLError)) throw e;

@@ -16,7 +16,10 @@ describe("server", () => {
     expect(health.status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "ready", database: { reachable: true, migrated: true } });
+    expect(await ready.json()).toMatchObject({
+      status: "ready",
+      database: { reachable: true, migrated: true },
+    });
     const metrics = await fetch(`${base}/metrics`);
     expect(await metrics.text()).toContain("cartograph_graphql_duration_seconds");
   });
@@ -107,5 +110,98 @@ describe("rate limiting", () => {
     const res = await limited.gql(`{ store { id } }`, {}, { store: store.handle });
     expect(res.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
+
+describe("operations endpoints", () => {
+  it("keeps /metrics labels bounded whatever operation names clients send", async () => {
+    const s = (await createStore(t.app)).handle;
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => t.app.gql(`query Client${i} { store { id } }`, {}, { store: s })),
+    );
+    const text = await (await fetch(t.app.url.replace("/graphql", "/metrics"))).text();
+    expect(text).not.toMatch(/Client\d+/);
+    expect(text).toContain('operation="query:store"');
+    const series = text.split("\n").filter((l) => l.startsWith("cartograph_graphql_duration_seconds_count"));
+    expect(series.length).toBeLessThan(30);
+  });
+
+  it("reports not ready on a database that is not migrated", async () => {
+    const empty = await createTestApp({ emptyDatabase: true });
+    try {
+      const res = await fetch(empty.url.replace("/graphql", "/readyz"));
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ database: { reachable: true, migrated: false } });
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it("reports the in-memory twins as Redis not configured", async () => {
+    const body = await (await fetch(t.app.url.replace("/graphql", "/readyz"))).json();
+    expect(body.redis).toEqual(
+      t.app.runtime.infra.kind === "memory" ? { configured: false } : { configured: true, reachable: true },
+    );
+  });
+
+  it("can put /metrics behind a token, or on a port of its own", async () => {
+    const guarded = await createTestApp({ env: { METRICS_TOKEN: "metrics-token-0123456789" } });
+    try {
+      const url = guarded.url.replace("/graphql", "/metrics");
+      expect((await fetch(url)).status).toBe(401);
+      const ok = await fetch(url, { headers: { authorization: "Bearer metrics-token-0123456789" } });
+      expect(ok.status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+    const separate = await createTestApp({ env: { METRICS_PORT: "0" } });
+    try {
+      expect((await fetch(separate.url.replace("/graphql", "/metrics"))).status).toBe(404);
+      const port = separate.runtime.app.metricsPort();
+      expect(port).toBeGreaterThan(0);
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain("process_cpu");
+    } finally {
+      await separate.close();
+    }
+  });
+});
+
+describe("CORS", () => {
+  it("answers a preflight from an allowed origin and keeps strangers out", async () => {
+    const preflight = (origin: string) =>
+      fetch(t.app.url, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, authorization, x-store",
+        },
+      });
+    const local = await preflight("http://localhost:5173");
+    expect(local.status).toBe(204);
+    expect(local.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    expect(local.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+    expect(local.headers.get("access-control-allow-credentials")).toBeNull();
+    const stranger = await preflight("https://evil.example");
+    expect(stranger.headers.get("access-control-allow-origin")).toBeNull();
+    const post = await t.app.gql(`{ __typename }`, {}, { headers: { origin: "http://localhost:3000" } });
+    expect(post.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+    expect(post.headers.get("vary")).toMatch(/Origin/);
+  });
+
+  it("allows only the configured origins in production", async () => {
+    const prod = await createTestApp({
+      env: { NODE_ENV: "production", CORS_ORIGINS: "https://shop.example.com" },
+    });
+    try {
+      const ask = (origin: string) =>
+        fetch(prod.url, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
+      expect((await ask("https://shop.example.com")).headers.get("access-control-allow-origin")).toBe(
+        "https://shop.example.com",
+      );
+      expect((await ask("http://localhost:5173")).headers.get("access-control-allow-origin")).toBeNull();
+    } finally {
+      await prod.close();
+    }
   });
 });

@@ -53,16 +53,22 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   infra?: Infra;
   now?: () => Date;
+  /** Start on a new database with nothing in it (no migrations): what an operator's first start meets. */
+  emptyDatabase?: boolean;
 }
 
-async function createDatabaseFromTemplate(): Promise<string> {
+async function createDatabaseFromTemplate(empty = false): Promise<string> {
   const base = inject("pgBaseUrl");
   const name = `cartograph_t_${inject("runId")}_${randomBytes(4).toString("hex")}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await admin.unsafe(`create database "${name}" template "${inject("pgTemplate")}"`);
+        await admin.unsafe(
+          empty
+            ? `create database "${name}"`
+            : `create database "${name}" template "${inject("pgTemplate")}"`,
+        );
         break;
       } catch (e) {
         // Two files cloning the template at the same instant: the copy briefly holds it. Retry.
@@ -77,7 +83,7 @@ async function createDatabaseFromTemplate(): Promise<string> {
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const databaseUrl = await createDatabaseFromTemplate();
+  const databaseUrl = await createDatabaseFromTemplate(opts.emptyDatabase);
   const redisUrl = inject("redisUrl");
   const config: Config = loadConfig({
     NODE_ENV: "test",
