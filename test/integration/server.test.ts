@@ -138,7 +138,7 @@ describe("operations endpoints", () => {
   });
 
   it("reports the in-memory twins as Redis not configured", async () => {
-    const body = await (await fetch(t.app.url.replace("/graphql", "/readyz"))).json();
+    const body = (await (await fetch(t.app.url.replace("/graphql", "/readyz"))).json()) as { redis: unknown };
     expect(body.redis).toEqual(
       t.app.runtime.infra.kind === "memory" ? { configured: false } : { configured: true, reachable: true },
     );
