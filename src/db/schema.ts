@@ -122,6 +122,8 @@ export const staffUsers = pgTable(
     passwordHash: text("password_hash").notNull(),
     name: text("name").notNull(),
     role: staffRole("role").notNull().default("STAFF"),
+    /** Tokens carry the epoch they were issued in; signing out bumps it, which ends them all. */
+    sessionEpoch: integer("session_epoch").notNull().default(0),
     createdAt: createdAt(),
   },
   (t) => [tenantKey("staff_users_pkey", t), unique("staff_users_store_email_key").on(t.storeId, t.email)],
@@ -137,6 +139,8 @@ export const customers = pgTable(
     passwordHash: text("password_hash").notNull(),
     firstName: text("first_name"),
     lastName: text("last_name"),
+    /** Tokens carry the epoch they were issued in; signing out bumps it, which ends them all. */
+    sessionEpoch: integer("session_epoch").notNull().default(0),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

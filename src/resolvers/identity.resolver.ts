@@ -7,6 +7,7 @@ import {
   CustomerAuthPayload,
   CustomerRegisterInput,
   GuestSessionPayload,
+  SignOutPayload,
   StaffAuthPayload,
   StaffUser,
 } from "../schema/identity.types.js";
@@ -76,5 +77,19 @@ export class IdentityResolver {
       staff: value ? StaffUser.from(value.staff) : null,
       userErrors,
     });
+  }
+
+  @Mutation(() => SignOutPayload, {
+    description:
+      "Signs the calling customer or staff member out everywhere: every token of the account stops " +
+      "working (at once on this instance, within AUTH_CHECK_CACHE_SECONDS on others). Guests and " +
+      "anonymous callers get FORBIDDEN / UNAUTHENTICATED.",
+  })
+  async signOut(@Ctx() ctx: GraphQLContext): Promise<SignOutPayload> {
+    const { value, userErrors } = await withUserErrors(async () => {
+      await ctx.services.sessions.signOut(ctx);
+      return true;
+    });
+    return Object.assign(new SignOutPayload(), { signedOut: value ?? false, userErrors });
   }
 }

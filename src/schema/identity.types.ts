@@ -100,3 +100,9 @@ export class CustomerRegisterInput {
   @Field(() => ID, { nullable: true, description: "A guest cart of this shopper to take over." })
   guestCartId?: string | null;
 }
+
+@ObjectType({ description: "The result of signing out." })
+export class SignOutPayload extends Payload {
+  @Field(() => Boolean, { description: "True when every token of the account has been ended." })
+  signedOut: boolean;
+}

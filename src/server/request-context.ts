@@ -58,7 +58,7 @@ async function resolveCaller(
   const token = bearerToken(authorization);
   if (!token) return { kind: "anonymous" };
   try {
-    return await services.deps.tokens.verify(token, storeId);
+    return await services.sessions.callerFor(token, storeId);
   } catch (e) {
     if (e instanceof TokenError) throw new UnauthenticatedError(e.message);
     throw e;

@@ -18,6 +18,7 @@ import {
 import { actorLabel, isStaff, type ServiceContext } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, UserFacingError, userError } from "./errors.js";
+import { MAX_STOCK } from "./money-bounds.js";
 import { writeOutbox } from "./outbox.js";
 import { decodeCursor, type Page, pageSize, toPage } from "./pagination.js";
 import { isUuid, parseId, requireInt } from "./validation.js";
@@ -126,8 +127,6 @@ export class CatalogService {
     const conditions: (SQL | undefined)[] = [eq(products.storeId, ctx.store.id), this.visibleTo(ctx)];
     if (args.after) {
       const cursor = decodeCursor(args.after);
-      if (!isUuid(cursor.id))
-        throw userError(ErrorCode.INVALID_INPUT, "Invalid cursor", { field: ["after"] });
       conditions.push(
         sql`(${products.createdAt}, ${products.id}) > (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
       );
@@ -350,6 +349,7 @@ export class CatalogService {
             eq(productVariants.storeId, storeId),
             eq(productVariants.id, variantId),
             sql`${productVariants.stockOnHand} + ${delta} >= ${productVariants.reserved}`,
+            sql`${productVariants.stockOnHand} + ${delta} <= ${MAX_STOCK}`,
             productOfVariant,
           ),
         )
@@ -360,6 +360,13 @@ export class CatalogService {
           .from(productVariants)
           .where(and(eq(productVariants.storeId, storeId), eq(productVariants.id, variantId)));
         if (!row) throw userError(ErrorCode.NOT_FOUND, "Variant not found", { field: ["variantId"] });
+        if (row.stockOnHand + delta > MAX_STOCK) {
+          throw userError(
+            ErrorCode.INVALID_INPUT,
+            `Stock on hand may not exceed ${MAX_STOCK}; it is ${row.stockOnHand}`,
+            { field: ["delta"], variantId },
+          );
+        }
         const available = row.stockOnHand - row.reserved;
         throw userError(
           ErrorCode.INSUFFICIENT_STOCK,

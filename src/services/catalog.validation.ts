@@ -3,13 +3,14 @@
  * shows them all), each with the path of the offending field from the mutation's arguments.
  */
 import { ErrorCode, type UserErrorData, UserFacingError } from "./errors.js";
+import { MAX_UNIT_PRICE } from "./money-bounds.js";
 import { requireInt, requireText } from "./validation.js";
 
 export const PRODUCT_STATUSES = ["ACTIVE", "DRAFT", "ARCHIVED"] as const;
 export type ProductStatus = (typeof PRODUCT_STATUSES)[number];
 
-/** Prices are minor units: 100_000_000 = 1,000,000.00 in the store currency. */
-export const MAX_PRICE = 100_000_000;
+/** Prices are minor units, at most MAX_UNIT_PRICE (see money-bounds.ts). */
+export const MAX_PRICE = MAX_UNIT_PRICE;
 export const MAX_STOCK_DELTA = 1_000_000;
 const MAX_VARIANTS = 100;
 const MAX_ATTRIBUTES = 30;

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, type UserErrorData } from "./errors.js";
 import { type DiscountType, validateDiscountInput } from "./pricing/index.js";
-import { isUuid } from "./validation.js";
+import { isSaneInstant, isUuid } from "./validation.js";
 
 export interface DiscountInput {
   code: string;
@@ -78,6 +78,19 @@ export function checkDiscountInput(input: DiscountInput): {
     code: input.code,
     applicableProductIds: input.applicableProductIds ?? null,
   }).map((p) => ({ code: ErrorCode.INVALID_INPUT, message: p.message, field: ["input", p.field] }));
+
+  for (const [name, date] of [
+    ["validFrom", values.validFrom],
+    ["validUntil", values.validUntil],
+  ] as const) {
+    if (date !== null && !Number.isNaN(date.getTime()) && !isSaneInstant(date)) {
+      errors.push({
+        code: ErrorCode.INVALID_INPUT,
+        message: `${name} must be a date between 1970 and 9999`,
+        field: ["input", name],
+      });
+    }
+  }
 
   const ids = input.applicableProductIds;
   if (ids != null && ids.length > MAX_APPLICABLE_PRODUCTS) {

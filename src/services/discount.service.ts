@@ -197,8 +197,6 @@ export class DiscountService {
     const conditions: (SQL | undefined)[] = [eq(discounts.storeId, ctx.store.id)];
     if (args.after) {
       const cursor = decodeCursor(args.after);
-      if (!isUuid(cursor.id))
-        throw userError(ErrorCode.INVALID_INPUT, "Invalid cursor", { field: ["after"] });
       conditions.push(
         sql`(${createdAtMs}, ${discounts.id}) > (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
       );

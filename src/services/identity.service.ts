@@ -11,6 +11,7 @@ import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, userError } from "./errors.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { isUniqueViolation } from "./pg-errors.js";
+import { SignInThrottle } from "./sign-in-throttle.js";
 import { normalizeEmail } from "./validation.js";
 
 export interface CustomerRecord {
@@ -54,9 +55,6 @@ export interface StaffAuth {
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 200;
-/** Sign-in attempts allowed per store and email within the window. */
-const LOGIN_ATTEMPTS = 10;
-const LOGIN_WINDOW_SECONDS = 300;
 
 const customerColumns = {
   id: customers.id,
@@ -78,8 +76,11 @@ const invalidCredentials = () => userError(ErrorCode.INVALID_CREDENTIALS, "Email
 export class IdentityService {
   /** A hash of nothing, verified against for unknown emails so that they take as long as known ones. */
   private dummyHash: Promise<string> | undefined;
+  private readonly throttle: SignInThrottle;
 
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: ServiceDeps) {
+    this.throttle = new SignInThrottle(deps.infra.rateLimiter, deps.config);
+  }
 
   /** A new anonymous shopper: the token's subject is the session id that owns guest carts. */
   async createGuestSession(ctx: ServiceContext): Promise<{ token: string }> {
@@ -98,6 +99,8 @@ export class IdentityService {
     }
     const firstName = optionalName(input.firstName, ["input", "firstName"]);
     const lastName = optionalName(input.lastName, ["input", "lastName"]);
+    // Hashing is deliberately expensive: registrations count against the client like sign-ins do.
+    await this.throttle.attempt(ctx, `register:${email}`);
     const passwordHash = await hashPassword(input.password, this.deps.passwordCost);
     let customer: CustomerRecord | undefined;
     try {
@@ -115,23 +118,27 @@ export class IdentityService {
       throw e;
     }
     if (!customer) throw new Error("customer insert returned nothing");
-    return { token: await this.customerToken(ctx, customer), customer };
+    return { token: await this.customerToken(ctx, customer, 0), customer };
   }
 
   async loginCustomer(ctx: ServiceContext, input: Credentials): Promise<CustomerAuth> {
     const email = normalizeEmail(input.email, ["email"]);
-    await this.throttleLogin(`login:${ctx.store.id}:${email}`);
+    await this.throttle.attempt(ctx, `customer:${email}`);
     const [row] = await this.deps.db
-      .select({ ...customerColumns, passwordHash: customers.passwordHash })
+      .select({
+        ...customerColumns,
+        passwordHash: customers.passwordHash,
+        sessionEpoch: customers.sessionEpoch,
+      })
       .from(customers)
       .where(and(eq(customers.storeId, ctx.store.id), eq(customers.email, email)));
-    const { passwordHash, ...customer } = await this.checkPassword(row, input.password);
-    return { token: await this.customerToken(ctx, customer), customer };
+    const { passwordHash, sessionEpoch, ...customer } = await this.checkPassword(row, input.password);
+    return { token: await this.customerToken(ctx, customer, sessionEpoch), customer };
   }
 
   async loginStaff(ctx: ServiceContext, input: Credentials): Promise<StaffAuth> {
     const email = normalizeEmail(input.email, ["email"]);
-    await this.throttleLogin(`login:${ctx.store.id}:staff:${email}`);
+    await this.throttle.attempt(ctx, `staff:${email}`);
     const [row] = await this.deps.db
       .select({
         id: staffUsers.id,
@@ -139,16 +146,18 @@ export class IdentityService {
         name: staffUsers.name,
         role: staffUsers.role,
         passwordHash: staffUsers.passwordHash,
+        sessionEpoch: staffUsers.sessionEpoch,
       })
       .from(staffUsers)
       .where(and(eq(staffUsers.storeId, ctx.store.id), eq(staffUsers.email, email)));
-    const { passwordHash, ...staff } = await this.checkPassword(row, input.password);
+    const { passwordHash, sessionEpoch, ...staff } = await this.checkPassword(row, input.password);
     const token = await this.deps.tokens.sign({
       typ: "staff",
       sub: staff.id,
       store: ctx.store.id,
       email: staff.email,
       role: staff.role,
+      ep: sessionEpoch,
     });
     return { token, staff };
   }
@@ -163,24 +172,18 @@ export class IdentityService {
     return row ?? null;
   }
 
-  private customerToken(ctx: ServiceContext, customer: CustomerRecord): Promise<string> {
+  private customerToken(
+    ctx: ServiceContext,
+    customer: CustomerRecord,
+    sessionEpoch: number,
+  ): Promise<string> {
     return this.deps.tokens.sign({
       typ: "customer",
       sub: customer.id,
       store: ctx.store.id,
       email: customer.email,
+      ep: sessionEpoch,
     });
-  }
-
-  /** Counts every attempt, right or wrong: guessing is slowed down per account, whoever guesses. */
-  private async throttleLogin(key: string): Promise<void> {
-    const limit = await this.deps.infra.rateLimiter.hit(key, LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS);
-    if (!limit.allowed) {
-      throw userError(
-        ErrorCode.RATE_LIMITED,
-        `Too many sign-in attempts; try again in ${limit.resetSeconds} seconds`,
-      );
-    }
   }
 
   private async checkPassword<T extends { passwordHash: string }>(

@@ -10,6 +10,7 @@ import { DiscountService } from "./discount.service.js";
 import { IdentityService } from "./identity.service.js";
 import { CartLifecycleJob } from "./jobs/cart-lifecycle.job.js";
 import { RedemptionService } from "./redemption.service.js";
+import { SessionService } from "./session.service.js";
 import { ShippingService } from "./shipping.service.js";
 import { SignInService } from "./sign-in.service.js";
 import { StoreService } from "./store.service.js";
@@ -25,6 +26,7 @@ export function createServices(deps: ServiceDeps) {
     {
       abandonAfterSeconds: deps.config.CART_ABANDON_AFTER_SECONDS,
       guestExpireAfterSeconds: deps.config.GUEST_CART_EXPIRE_AFTER_SECONDS,
+      expiredRetentionSeconds: deps.config.EXPIRED_CART_RETENTION_DAYS * 86_400,
     },
     deps.now,
   );
@@ -33,6 +35,7 @@ export function createServices(deps: ServiceDeps) {
     stores: new StoreService(deps),
     catalog: new CatalogService(deps),
     identity,
+    sessions: new SessionService(deps),
     signIn: new SignInService(identity, carts),
     carts,
     cartPricing,

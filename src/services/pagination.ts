@@ -3,6 +3,7 @@
  * stable while rows are inserted.
  */
 import { ErrorCode, userError } from "./errors.js";
+import { isSaneInstant, isUuid } from "./validation.js";
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -26,10 +27,12 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(`${c.at.toISOString()}|${c.id}`).toString("base64url");
 }
 
+/** A cursor this server issued; anything else (forged, truncated, another API's) is INVALID_INPUT. */
 export function decodeCursor(value: string): Cursor {
-  const [at, id] = Buffer.from(value, "base64url").toString("utf8").split("|");
+  const [at, id, ...rest] =
+    value.length <= 200 ? Buffer.from(value, "base64url").toString("utf8").split("|") : [];
   const date = at ? new Date(at) : new Date(Number.NaN);
-  if (!id || Number.isNaN(date.getTime())) {
+  if (!id || rest.length > 0 || !isUuid(id) || !isSaneInstant(date)) {
     throw userError(ErrorCode.INVALID_INPUT, "Invalid cursor", { field: ["after"] });
   }
   return { at: date, id };

@@ -12,6 +12,7 @@ import type { CartPricingService } from "./cart/cart-pricing.service.js";
 import type { ServiceContext } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, type UserErrorData, UserFacingError, userError } from "./errors.js";
+import { MAX_SHIPPING_RATE } from "./money-bounds.js";
 import { servesDestination } from "./pricing/index.js";
 import { parseId } from "./validation.js";
 
@@ -39,7 +40,7 @@ export interface ShippingRateQuote {
   price: number;
 }
 
-const MAX_AMOUNT = 100_000_000;
+const MAX_AMOUNT = MAX_SHIPPING_RATE;
 
 export class ShippingService {
   constructor(

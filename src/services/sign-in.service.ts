@@ -1,13 +1,14 @@
 /**
  * Customer sign-in and registration as the shopper experiences them: authenticate, then take the guest
- * cart along (merged into the customer's open cart in one transaction). A guest cart that cannot be
+ * cart along (merged into the customer's open cart in one transaction) when the request carries the
+ * guest token that owns it. A guest cart that cannot be
  * merged never blocks signing in: the customer is signed in and told why, with a userError on
  * `guestCartId`, and gets their own cart.
  */
 import type { CartService } from "./cart/cart.service.js";
 import type { CartRecord } from "./cart/cart.types.js";
 import type { ServiceContext } from "./context.js";
-import { type UserErrorData, UserFacingError } from "./errors.js";
+import { ErrorCode, type UserErrorData, UserFacingError, userError } from "./errors.js";
 import type {
   Credentials,
   CustomerAuth,
@@ -48,8 +49,20 @@ export class SignInService {
       caller: { kind: "customer", customerId: auth.customer.id, email: auth.customer.email },
     };
     if (!guestCartId) return { ...auth, cart: await this.carts.mine(asCustomer), cartErrors: [] };
+    // The proof of owning the guest cart is the guest token on this very request.
+    const guestSession = ctx.caller.kind === "guest" ? ctx.caller.sessionId : null;
     try {
-      return { ...auth, cart: await this.carts.mergeGuestCart(asCustomer, guestCartId), cartErrors: [] };
+      if (!guestSession) {
+        throw userError(
+          ErrorCode.NOT_FOUND,
+          "Guest cart not found: send the guest session's token (Authorization) with the sign-in to bring its cart",
+        );
+      }
+      return {
+        ...auth,
+        cart: await this.carts.mergeGuestCart(asCustomer, guestCartId, guestSession),
+        cartErrors: [],
+      };
     } catch (e) {
       if (!(e instanceof UserFacingError)) throw e;
       return {

@@ -1,15 +1,28 @@
 /**
  * Bearer tokens (HS256 JWTs via jose). Every token is bound to one store: a token presented to another
  * store is rejected. Guests get a token too; its subject is the guest session id that owns guest carts.
+ * Every token must carry `exp`. A verified token is remembered until it expires (bounded), so the
+ * signature is checked once per token rather than once per request; whether its account still exists
+ * and is still signed in is the session service's question (session.service.ts).
  */
 import { randomUUID } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import type { Caller, StaffRole } from "./context.js";
 
+/** `ep`: the account's session epoch when the token was issued (signing out bumps it). */
 export type TokenClaims =
   | { typ: "guest"; sub: string; store: string }
-  | { typ: "customer"; sub: string; store: string; email: string }
-  | { typ: "staff"; sub: string; store: string; email: string; role: StaffRole };
+  | { typ: "customer"; sub: string; store: string; email: string; ep: number }
+  | { typ: "staff"; sub: string; store: string; email: string; role: StaffRole; ep: number };
+
+/** What a valid token says, with its expiry (seconds since the Unix epoch). */
+export interface VerifiedToken {
+  caller: Caller;
+  store: string;
+  /** The account's session epoch the token belongs to (0 for guests). */
+  sessionEpoch: number;
+  expiresAt: number;
+}
 
 export class TokenError extends Error {
   constructor(message: string) {
@@ -19,9 +32,14 @@ export class TokenError extends Error {
 }
 
 const ISSUER = "cartograph";
+const MAX_REMEMBERED = 10_000;
+/** Longer than any token we issue: anything bigger is not ours and not worth an HMAC. */
+const MAX_TOKEN_LENGTH = 2048;
 
 export class TokenService {
   private readonly key: Uint8Array;
+  private readonly remembered = new Map<string, VerifiedToken>();
+
   constructor(
     secret: string,
     private readonly ttlSeconds: number,
@@ -43,28 +61,64 @@ export class TokenService {
 
   /** Verifies a token for `storeId` and returns the caller it identifies. */
   async verify(token: string, storeId: string): Promise<Caller> {
+    return (await this.verifyToken(token, storeId)).caller;
+  }
+
+  async verifyToken(token: string, storeId: string): Promise<VerifiedToken> {
+    const now = Date.now() / 1000;
+    let verified = this.remembered.get(token);
+    if (verified && verified.expiresAt <= now) {
+      this.remembered.delete(token);
+      throw new TokenError("Token expired");
+    }
+    if (!verified) {
+      verified = await this.checkSignature(token);
+      if (this.remembered.size >= MAX_REMEMBERED) {
+        const oldest = this.remembered.keys().next().value;
+        if (oldest !== undefined) this.remembered.delete(oldest);
+      }
+      this.remembered.set(token, verified);
+    }
+    if (verified.store !== storeId) throw new TokenError("Token was issued for another store");
+    return verified;
+  }
+
+  private async checkSignature(token: string): Promise<VerifiedToken> {
+    if (token.length > MAX_TOKEN_LENGTH) throw new TokenError("Invalid token");
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "iat", "sub"],
+      }));
     } catch (e) {
       if (e instanceof errors.JWTExpired) throw new TokenError("Token expired");
       throw new TokenError("Invalid token");
     }
-    if (payload.store !== storeId) throw new TokenError("Token was issued for another store");
     const sub = typeof payload.sub === "string" ? payload.sub : "";
     const email = typeof payload.email === "string" ? payload.email : "";
+    const store = typeof payload.store === "string" ? payload.store : "";
+    const expiresAt = Number(payload.exp);
+    const sessionEpoch = Number.isSafeInteger(payload.ep) ? Number(payload.ep) : 0;
+    let caller: Caller;
     switch (payload.typ) {
       case "guest":
-        return { kind: "guest", sessionId: sub };
+        caller = { kind: "guest", sessionId: sub };
+        break;
       case "customer":
-        return { kind: "customer", customerId: sub, email };
+        caller = { kind: "customer", customerId: sub, email };
+        break;
       case "staff": {
         const role = payload.role;
         if (role !== "OWNER" && role !== "ADMIN" && role !== "STAFF") throw new TokenError("Invalid token");
-        return { kind: "staff", staffId: sub, role, email };
+        caller = { kind: "staff", staffId: sub, role, email };
+        break;
       }
       default:
         throw new TokenError("Invalid token");
     }
+    if (!sub || !store) throw new TokenError("Invalid token");
+    return { caller, store, sessionEpoch, expiresAt };
   }
 }

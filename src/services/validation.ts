@@ -46,3 +46,25 @@ export function normalizeEmail(value: string, field: string[]): string {
   }
   return email;
 }
+
+/**
+ * Instants a client may send: 1970 to 9999. Outside it, PostgreSQL cannot store some (year 0, negative
+ * years) and JavaScript prints others in a form PostgreSQL cannot read (+275760), and no commerce date
+ * is meant.
+ */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+export function isSaneInstant(date: Date): boolean {
+  const t = date.getTime();
+  return Number.isFinite(t) && t >= EARLIEST && t <= LATEST;
+}
+
+export function requireSaneInstant(date: Date, field: string[]): Date {
+  if (!isSaneInstant(date)) {
+    throw userError(ErrorCode.INVALID_INPUT, `${field.at(-1)} must be a date between 1970 and 9999`, {
+      field,
+    });
+  }
+  return date;
+}

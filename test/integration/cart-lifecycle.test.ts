@@ -1,6 +1,6 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { carts, outbox } from "../../src/db/schema.js";
+import { cartItems, carts, outbox } from "../../src/db/schema.js";
 import type { StoreRef } from "../../src/services/context.js";
 import { CartLifecycleJob } from "../../src/services/jobs/cart-lifecycle.job.js";
 import { cartApi, okCart } from "../support/cart-api.js";
@@ -98,6 +98,7 @@ describe("cart lifecycle sweeps", () => {
         new CartLifecycleJob(deps.db, t.app.runtime.services.carts.cache, deps.logger, {
           abandonAfterSeconds: 3600,
           guestExpireAfterSeconds: 30 * 86400,
+          expiredRetentionSeconds: 7 * 86400,
           batchSize: 5,
         }),
     );
@@ -122,7 +123,29 @@ describe("cart lifecycle sweeps", () => {
     const eager = new CartLifecycleJob(deps.db, t.app.runtime.services.carts.cache, deps.logger, {
       abandonAfterSeconds: 300,
       guestExpireAfterSeconds: 30 * 86400,
+      expiredRetentionSeconds: 7 * 86400,
     });
     expect(await eager.abandonIdleCarts()).toContain(cart.id);
+  });
+
+  it("deletes EXPIRED carts past the retention, lines and codes with them", async () => {
+    const fresh = okCart(await api.create(guest.token, { lines: [{ variantId, quantity: 1 }] }));
+    const old = okCart(await api.create(guest.token, { lines: [{ variantId, quantity: 2 }] }));
+    const db = t.app.runtime.database.db;
+    await db.execute(
+      sql`update carts set status = 'EXPIRED', updated_at = now() - interval '8 days' where id = ${old.id}`,
+    );
+    await db.execute(
+      sql`update carts set status = 'EXPIRED', updated_at = now() - interval '1 day' where id = ${fresh.id}`,
+    );
+    const purged = await t.app.runtime.services.cartLifecycle.purgeExpiredCarts();
+    expect(purged).toBeGreaterThanOrEqual(1);
+    const left = await db
+      .select({ id: carts.id })
+      .from(carts)
+      .where(inArray(carts.id, [old.id, fresh.id]));
+    expect(left.map((c) => c.id)).toEqual([fresh.id]);
+    const lines = await db.select({ id: cartItems.id }).from(cartItems).where(eq(cartItems.cartId, old.id));
+    expect(lines).toEqual([]);
   });
 });

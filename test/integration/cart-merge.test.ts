@@ -46,11 +46,17 @@ interface LoginResult {
   userErrors: { code: string; field: string[] }[];
 }
 
-async function login(email: string, password: string, guestCartId?: string): Promise<LoginResult> {
+/** Signs in; `guestToken` is the proof of owning the guest cart (the shopper's own guest session). */
+async function login(
+  email: string,
+  password: string,
+  guestCartId?: string,
+  guestToken?: string,
+): Promise<LoginResult> {
   const data = await t.app.ok<{ customerLogin: LoginResult }>(
     LOGIN,
     { email, password, guestCartId },
-    { store: store.handle },
+    { store: store.handle, token: guestToken },
   );
   return data.customerLogin;
 }
@@ -89,7 +95,7 @@ describe("merging the guest cart on sign-in", () => {
       { token: staff.token, store: store.handle },
     );
 
-    const first = await login(customer.email, customer.password, guestCart.id);
+    const first = await login(customer.email, customer.password, guestCart.id, guest.token);
     expect(first.userErrors).toEqual([]);
     expect(first.token).toBeTruthy();
     const lines = first.cart?.lines ?? [];
@@ -103,7 +109,7 @@ describe("merging the guest cart on sign-in", () => {
     expect(first.cart?.warnings.map((w) => w.code).sort()).toEqual(["INSUFFICIENT_STOCK", "PRICE_CHANGED"]);
     expect(await cartStatus(guestCart.id)).toBe("MERGED");
 
-    const again = await login(customer.email, customer.password, guestCart.id);
+    const again = await login(customer.email, customer.password, guestCart.id, guest.token);
     expect(again.userErrors).toEqual([]);
     expect(again.cart?.id).toBe(first.cart?.id);
     expect(again.cart?.itemCount).toBe(first.cart?.itemCount);
@@ -119,7 +125,7 @@ describe("merging the guest cart on sign-in", () => {
     const guestCart = okCart(
       await api.create(guest.token, { lines: [{ variantId: p.variants[0]!.id, quantity: 2 }] }),
     );
-    const res = await login(customer.email, customer.password, guestCart.id);
+    const res = await login(customer.email, customer.password, guestCart.id, guest.token);
     expect(res.cart?.id).not.toBe(guestCart.id);
     expect(res.cart?.itemCount).toBe(2);
   });
@@ -141,7 +147,7 @@ describe("merging the guest cart on sign-in", () => {
           guestCartId: guestCart.id,
         },
       },
-      { store: store.handle },
+      { store: store.handle, token: guest.token },
     );
     expect(data.customerRegister).toEqual({ cart: { itemCount: 1 }, userErrors: [] });
   });
@@ -154,7 +160,7 @@ describe("merging the guest cart on sign-in", () => {
       await api.create(guest.token, { lines: [{ variantId: p.variants[0]!.id, quantity: 3 }] }),
     );
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => login(customer.email, customer.password, guestCart.id)),
+      Array.from({ length: 8 }, () => login(customer.email, customer.password, guestCart.id, guest.token)),
     );
     for (const r of results) expect(r.userErrors).toEqual([]);
     expect(new Set(results.map((r) => r.cart?.id)).size).toBe(1);
@@ -188,8 +194,97 @@ describe("merging the guest cart on sign-in", () => {
       .set({ reserved: 2 })
       .where(eq(productVariants.id, vid));
     const customer = await createCustomer(t.app, store);
-    const res = await login(customer.email, customer.password, guestCart.id);
+    const res = await login(customer.email, customer.password, guestCart.id, guest.token);
     expect(res.cart?.itemCount).toBe(0);
     expect(res.cart?.warnings).toEqual([expect.objectContaining({ code: "INSUFFICIENT_STOCK" })]);
+  });
+
+  it("never merges a guest cart without the guest token that owns it (no takeover by knowing the id)", async () => {
+    const p = await createProduct(t.app, store, { variants: [{ stockOnHand: 10 }] });
+    const victim = await createGuest(t.app, store);
+    const victimCart = okCart(
+      await api.create(victim.token, {
+        lines: [{ variantId: p.variants[0]!.id, quantity: 2, customOptions: { personalization: "For Ada" } }],
+        email: "victim@test.example",
+      }),
+    );
+    const attacker = await createCustomer(t.app, store);
+    const attackerGuest = await createGuest(t.app, store);
+    // Anonymous sign-in naming the victim's cart, and sign-in with the attacker's own guest token.
+    for (const token of [undefined, attackerGuest.token]) {
+      const res = await login(attacker.email, attacker.password, victimCart.id, token);
+      expect(res.token).toBeTruthy();
+      expect(res.userErrors).toEqual([{ code: "NOT_FOUND", field: ["guestCartId"] }]);
+      expect(res.cart?.itemCount ?? 0).toBe(0);
+    }
+    const registered = await t.app.ok<{
+      customerRegister: { cart: { itemCount: number } | null; userErrors: unknown[] };
+    }>(
+      `mutation R($input: CustomerRegisterInput!) { customerRegister(input: $input) { cart { itemCount } userErrors { code } } }`,
+      {
+        input: {
+          email: `thief-${unique()}@test.example`,
+          password: "long enough secret",
+          guestCartId: victimCart.id,
+        },
+      },
+      { store: store.handle },
+    );
+    expect(registered.customerRegister.userErrors).toEqual([{ code: "NOT_FOUND" }]);
+    expect(await cartStatus(victimCart.id)).toBe("ACTIVE");
+    const still = await api.get(victim.token, victimCart.id);
+    expect(still?.itemCount).toBe(2);
+    expect(still?.email).toBe("victim@test.example");
+  });
+
+  it("keeps the merged cart within the line limit of a direct add, with a warning", async () => {
+    const customer = await createCustomer(t.app, store);
+    const guest = await createGuest(t.app, store);
+    const products = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        createProduct(t.app, store, { basePrice: 100, variants: [{ stockOnHand: 5 }] }),
+      ),
+    );
+    const [custCart, guestCart] = [
+      okCart(
+        await api.create(customer.token, {
+          lines: [{ variantId: products[0]!.variants[0]!.id, quantity: 1 }],
+        }),
+      ),
+      okCart(
+        await api.create(guest.token, {
+          lines: products.slice(1).map((x) => ({ variantId: x.variants[0]!.id, quantity: 1 })),
+        }),
+      ),
+    ];
+    expect(custCart.lines).toHaveLength(1);
+    expect(guestCart.lines).toHaveLength(5);
+    // Fill the customer's cart up to the limit, directly in the database (250 products would be slow).
+    const { cartItems } = await import("../../src/db/schema.js");
+    const { MAX_CART_LINES } = await import("../../src/services/cart/cart.types.js");
+    const fillers = await Promise.all(
+      [100, 100, MAX_CART_LINES - 203].map((n) =>
+        createProduct(t.app, store, {
+          basePrice: 100,
+          variants: Array.from({ length: n }, () => ({ stockOnHand: 5 })),
+        }),
+      ),
+    );
+    await t.app.runtime.database.db.insert(cartItems).values(
+      fillers.flatMap((filler) =>
+        filler.variants.map((v) => ({
+          storeId: store.id,
+          cartId: custCart.id,
+          productId: filler.product.id,
+          variantId: v.id,
+          quantity: 1,
+          unitPrice: 100,
+        })),
+      ),
+    );
+    const res = await login(customer.email, customer.password, guestCart.id, guest.token);
+    expect(res.userErrors).toEqual([]);
+    expect(res.cart?.lines).toHaveLength(MAX_CART_LINES);
+    expect(res.cart?.warnings.filter((w) => w.code === "CART_LIMIT_REACHED")).toHaveLength(3);
   });
 });

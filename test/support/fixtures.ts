@@ -78,6 +78,7 @@ export async function createStaff(
     store: store.id,
     email,
     role,
+    ep: 0,
   });
   return {
     id: row.id,

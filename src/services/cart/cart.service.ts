@@ -16,6 +16,7 @@ import {
   UserFacingError,
   userError,
 } from "../errors.js";
+import { assertOrderSubtotal } from "../money-bounds.js";
 import { normalizeEmail, parseId } from "../validation.js";
 import { loadCart, loadSellableVariants, withLines } from "./cart.repository.js";
 import {
@@ -55,7 +56,11 @@ export class CartService {
     this.cache = new CartCache(deps.infra.cache, deps.config.CART_CACHE_TTL_SECONDS);
   }
 
-  /** The caller's cart, or null (unknown, foreign and malformed ids all look the same). */
+  /**
+   * The caller's cart, or null (unknown, foreign and malformed ids all look the same). A cached copy is
+   * served only when PostgreSQL confirms it is the current version (one indexed lookup, asked in
+   * parallel with Redis): a cache write lost to a Redis blip or a crash can never be served.
+   */
   async get(ctx: ServiceContext, cartId: string): Promise<CartRecord | null> {
     let id: string;
     try {
@@ -63,8 +68,17 @@ export class CartService {
     } catch {
       return null;
     }
-    let cart = await this.cache.get(id);
-    if (!cart || cart.storeId !== ctx.store.id) {
+    const [cached, current] = await Promise.all([
+      this.cache.get(id),
+      this.deps.db
+        .select({ version: carts.version })
+        .from(carts)
+        .where(and(eq(carts.storeId, ctx.store.id), eq(carts.id, id))),
+    ]);
+    const version = current[0]?.version;
+    if (version === undefined) return null;
+    let cart = cached && cached.storeId === ctx.store.id && cached.version === version ? cached : null;
+    if (!cart) {
       cart = await loadCart(this.deps.db, ctx.store.id, id);
       if (cart) await this.cache.put(cart);
     }
@@ -98,11 +112,13 @@ export class CartService {
   ): Promise<CartRecord> {
     const owner = this.requireShopper(ctx.caller);
     const email = input.email ? normalizeEmail(input.email, ["input", "email"]) : null;
+    if (owner.kind === "guest") await this.limitCartsPerClient(ctx);
     const cart = await this.deps.db.transaction(async (tx) => {
       let cartId: string | undefined;
       if (owner.kind === "customer") {
         cartId = await this.openCustomerCartId(tx, ctx.store.id, owner.customerId, ctx.store.currency);
       } else {
+        await this.limitOpenGuestCarts(tx, ctx.store.id, owner.sessionId);
         const [row] = await tx
           .insert(carts)
           .values({
@@ -170,6 +186,10 @@ export class CartService {
         }
       });
       if (errors.length) throw new UserFacingError(errors);
+      assertOrderSubtotal(
+        cart.lines.reduce((sum, l) => sum + l.unitPrice * (next.get(l.id) ?? l.quantity), 0),
+        ["lines"],
+      );
       await this.assertStock(
         tx,
         cart,
@@ -219,19 +239,26 @@ export class CartService {
   }
 
   /**
-   * Merges a guest cart into the customer's open cart (created if none) in one transaction. Both carts
-   * are locked in ascending id order. Retrying is a no-op: a MERGED guest cart returns the target cart.
+   * Merges a guest cart into the customer's open cart (created if none) in one transaction. Ownership is
+   * proven, never inferred from knowing the id: the guest cart must belong to `guestSessionId`, the
+   * session of the guest token the sign-in request carried; anything else is NOT_FOUND and changes
+   * nothing. Both carts are locked in ascending id order. Retrying is a no-op: a MERGED guest cart
+   * returns the target cart.
    */
-  async mergeGuestCart(ctx: ServiceContext, guestCartId: string): Promise<CartRecord> {
+  async mergeGuestCart(
+    ctx: ServiceContext,
+    guestCartId: string,
+    guestSessionId: string,
+  ): Promise<CartRecord> {
     const caller = ctx.caller;
     if (caller.kind !== "customer") throw new ForbiddenError("Only a signed-in customer can merge a cart");
     const guestId = parseId(guestCartId, ["guestCartId"], "Cart");
     const result = await this.deps.db.transaction(async (tx) => {
       const [guestRow] = await tx
-        .select({ customerId: carts.customerId, status: carts.status, mergedInto: carts.mergedIntoCartId })
+        .select({ customerId: carts.customerId, sessionId: carts.sessionId, status: carts.status })
         .from(carts)
         .where(and(eq(carts.storeId, ctx.store.id), eq(carts.id, guestId)));
-      if (!guestRow || guestRow.customerId !== null) {
+      if (!guestRow || guestRow.customerId !== null || guestRow.sessionId !== guestSessionId) {
         throw userError(ErrorCode.NOT_FOUND, "Guest cart not found", { field: ["guestCartId"] });
       }
       const targetId = await this.openCustomerCartId(tx, ctx.store.id, caller.customerId, ctx.store.currency);
@@ -263,7 +290,7 @@ export class CartService {
         await tx
           .update(cartItems)
           .set({ quantity: u.quantity, updatedAt: now })
-          .where(eq(cartItems.id, u.lineId));
+          .where(and(eq(cartItems.storeId, ctx.store.id), eq(cartItems.id, u.lineId)));
       }
       if (plan.inserts.length) {
         await tx.insert(cartItems).values(
@@ -287,7 +314,7 @@ export class CartService {
           version: sql`${carts.version} + 1`,
           updatedAt: now,
         })
-        .where(eq(carts.id, guest.id))
+        .where(and(eq(carts.storeId, ctx.store.id), eq(carts.id, guest.id)))
         .returning({ id: carts.id, version: carts.version });
       const merged = await this.finishWrite(tx, target, {
         notices: plan.notices,
@@ -306,6 +333,49 @@ export class CartService {
     if (caller.kind === "customer" || caller.kind === "guest") return caller;
     if (caller.kind === "staff") throw new ForbiddenError("Staff accounts do not have carts");
     throw new UnauthenticatedError("Create a guest session (guestSessionCreate) or sign in to use a cart");
+  }
+
+  /** Carts one client address may create per hour: a script cannot fill the database with carts. */
+  private async limitCartsPerClient(ctx: ServiceContext): Promise<void> {
+    const perHour = this.deps.config.CARTS_PER_IP_PER_HOUR;
+    if (perHour <= 0 || !ctx.clientIp) return;
+    const limit = await this.deps.infra.rateLimiter.hit(
+      `carts:ip:${ctx.store.id}:${ctx.clientIp}`,
+      perHour,
+      3600,
+    );
+    if (!limit.allowed) {
+      throw userError(
+        ErrorCode.RATE_LIMITED,
+        `Too many carts created from this address; try again in ${limit.resetSeconds} seconds`,
+      );
+    }
+  }
+
+  /** Open carts of one guest session, counted under a lock on the session so concurrent creates queue. */
+  private async limitOpenGuestCarts(tx: Tx, storeId: string, sessionId: string): Promise<void> {
+    const max = this.deps.config.GUEST_MAX_OPEN_CARTS;
+    if (max <= 0) return;
+    await tx.execute(
+      sql`select pg_advisory_xact_lock(hashtextextended(${`guest-carts:${storeId}:${sessionId}`}, 0))`,
+    );
+    const [row] = await tx
+      .select({ open: sql<number>`count(*)::int` })
+      .from(carts)
+      .where(
+        and(
+          eq(carts.storeId, storeId),
+          eq(carts.sessionId, sessionId),
+          sql`${carts.customerId} IS NULL`,
+          inArray(carts.status, [...OPEN_STATUSES]),
+        ),
+      );
+    if (Number(row?.open ?? 0) >= max) {
+      throw userError(
+        ErrorCode.CART_LIMIT_REACHED,
+        `A guest session may hold at most ${max} open carts; keep using one of them`,
+      );
+    }
   }
 
   private guestExpiry(): Date {
@@ -492,8 +562,15 @@ export class CartService {
     }
     if (errors.length) throw new UserFacingError(errors);
     if (cart.lines.length + inserts.length > MAX_CART_LINES) {
-      throw userError(ErrorCode.INVALID_INPUT, `A cart holds at most ${MAX_CART_LINES} lines`, { field });
+      throw userError(ErrorCode.CART_LIMIT_REACHED, `A cart holds at most ${MAX_CART_LINES} lines`, {
+        field,
+      });
     }
+    assertOrderSubtotal(
+      cart.lines.reduce((sum, l) => sum + l.unitPrice * (next.get(l.id) ?? l.quantity), 0) +
+        inserts.reduce((sum, ins) => sum + ins.price * ins.quantity, 0),
+      field,
+    );
     // Stock is checked per variant across all of its option lines in the cart.
     const totals = new Map<string, number>();
     for (const l of cart.lines)

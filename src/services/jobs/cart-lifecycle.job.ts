@@ -11,6 +11,8 @@ import type { CartCache } from "../cart/cart-cache.js";
 export interface CartLifecycleOptions {
   abandonAfterSeconds: number;
   guestExpireAfterSeconds: number;
+  /** EXPIRED carts are deleted (with their lines and codes) this long after they expired. */
+  expiredRetentionSeconds: number;
   /** At most this many carts per sweep, so one sweep never holds many row locks. */
   batchSize?: number;
 }
@@ -18,6 +20,7 @@ export interface CartLifecycleOptions {
 export interface SweepResult {
   abandoned: number;
   expired: number;
+  purged: number;
 }
 
 export class CartLifecycleJob {
@@ -77,7 +80,8 @@ export class CartLifecycleJob {
         limit ${limit}
         for update skip locked
       )
-      update carts c set status = 'EXPIRED', version = c.version + 1
+      -- updated_at becomes the moment of expiry: the purge's retention counts from it.
+      update carts c set status = 'EXPIRED', version = c.version + 1, updated_at = now()
       from candidates where c.id = candidates.id and c.status in ('ACTIVE', 'ABANDONED')
       returning c.id, c.version`);
     const changed = rows.map((r) => ({ id: r.id, version: Number(r.version) }));
@@ -85,10 +89,33 @@ export class CartLifecycleJob {
     return changed.map((c) => c.id);
   }
 
+  /**
+   * Deletes EXPIRED carts past the retention, so guest carts nobody will come back to do not pile up.
+   * A cart an order points at (a checkout that was declined, then abandoned) is kept with its order.
+   */
+  async purgeExpiredCarts(): Promise<number> {
+    const cutoff = new Date(this.now().getTime() - this.opts.expiredRetentionSeconds * 1000);
+    const limit = this.opts.batchSize ?? 500;
+    const rows = await this.db.execute<{ id: string }>(sql`
+      delete from carts c
+      using (
+        select store_id, id from carts
+        where status = 'EXPIRED' and updated_at < ${cutoff.toISOString()}::timestamptz
+        order by updated_at
+        limit ${limit}
+        for update skip locked
+      ) doomed
+      where c.store_id = doomed.store_id and c.id = doomed.id
+        and not exists (select 1 from orders o where o.store_id = c.store_id and o.cart_id = c.id)
+      returning c.id`);
+    return rows.length;
+  }
+
   async sweep(): Promise<SweepResult> {
     const expired = await this.expireGuestCarts();
     const abandoned = await this.abandonIdleCarts();
-    return { abandoned: abandoned.length, expired: expired.length };
+    const purged = await this.purgeExpiredCarts();
+    return { abandoned: abandoned.length, expired: expired.length, purged };
   }
 
   start(intervalSeconds: number): void {
@@ -97,7 +124,7 @@ export class CartLifecycleJob {
       if (this.running) return;
       this.running = this.sweep()
         .then((r) => {
-          if (r.abandoned || r.expired) this.logger.info(r, "cart lifecycle sweep");
+          if (r.abandoned || r.expired || r.purged) this.logger.info(r, "cart lifecycle sweep");
         })
         .catch((err: unknown) => this.logger.error({ err }, "cart lifecycle sweep failed"))
         .finally(() => {
