@@ -56,7 +56,9 @@ function hostOptions(apiBase: string | undefined): Pick<Stripe.StripeConfig, "ho
     );
   }
   const protocol = url.protocol === "http:" ? "http" : "https";
-  return { host: url.hostname, port: url.port || (protocol === "http" ? 80 : 443), protocol };
+  // URL keeps an IPv6 literal in brackets; node:http wants the bare address.
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { host, port: url.port || (protocol === "http" ? 80 : 443), protocol };
 }
 
 export class StripeGateway implements PaymentGateway {
