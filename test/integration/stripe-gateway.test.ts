@@ -23,6 +23,11 @@ beforeEach(async () => {
   standIn = await StripeStandIn.start();
 });
 afterEach(async () => {
+  // Every write of every test carried the caller's key, never one the SDK made up.
+  for (const post of standIn.requests.filter((r) => r.method === "POST")) {
+    expect(post.idempotencyKey).toBeTruthy();
+    expect(post.idempotencyKey).not.toMatch(/^stripe-node-retry-/);
+  }
   await standIn.close();
 });
 
@@ -286,9 +291,13 @@ describe("capture", () => {
 describe("cancel", () => {
   it("voids an authorisation; cancelling again (any key) is still a success", async () => {
     const { intentId } = await authorized();
-    const outcome = await gateway().cancel({ intentId, idempotencyKey: randomUUID(), reason: "abandoned" });
+    const cancelKey = randomUUID();
+    const outcome = await gateway().cancel({ intentId, idempotencyKey: cancelKey, reason: "abandoned" });
     expect(outcome).toEqual({ kind: "cancelled", intentId });
-    expect(standIn.posts(/\/cancel$/)[0]!.body).toEqual({ cancellation_reason: "abandoned" });
+    expect(standIn.posts(/\/cancel$/)[0]).toMatchObject({
+      body: { cancellation_reason: "abandoned" },
+      idempotencyKey: cancelKey,
+    });
     expect(await gateway().cancel({ intentId, idempotencyKey: randomUUID() })).toEqual({
       kind: "cancelled",
       intentId,
