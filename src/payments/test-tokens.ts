@@ -12,8 +12,8 @@
  * | pm_card_chargeDeclinedExpiredCard            | declined `expired_card`                    |                                         |
  * | pm_card_authenticationRequired               | requires_action (client secret)            | TestGateway.completeAction finishes it  |
  * | pm_test_timeout                              | unknown; nothing was created               | retrieve/find: nothing                  |
- * | pm_test_reply_lost                           | unknown the first time per key, but the    | replaying authorize -> authorized, the  |
- * |                                              | hold WAS made                              | same intent; find lists it              |
+ * | pm_test_reply_lost                           | unknown the first time per key (in this    | replaying authorize -> authorized, the  |
+ * |                                              | process), but the hold WAS made            | same intent; find lists it              |
  * | pm_test_capture_fails                        | authorized                                 | capture: failed `charge_expired_for_capture` |
  * | pm_test_capture_unknown                      | authorized                                 | capture: unknown, nothing captured      |
  * | pm_test_cancel_unknown                       | authorized                                 | cancel: unknown, nothing cancelled      |
