@@ -39,6 +39,10 @@ const envSchema = z.object({
   STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),
   STRIPE_API_BASE: url(["http:", "https:"]).optional(),
+  /** Per-request bound on a Stripe call; the SDK's own default (80 s) would hold a checkout far too long. */
+  STRIPE_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  /** Retries the SDK makes itself on connection errors, 409 and 5xx, reusing the request's idempotency key. */
+  STRIPE_MAX_NETWORK_RETRIES: int(0, 10).default(2),
   SEED_DEMO: bool.optional(),
   DEMO_STAFF_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
   // Request limits: each applies to HTTP and WebSocket alike; 0 turns a limit off (benchmarks, tests).
