@@ -669,3 +669,35 @@ describe("validateDiscountInput", () => {
     for (const p of problems) expect(p.message.length).toBeGreaterThan(0);
   });
 });
+
+describe("BUY_X_GET_Y rounds once per code", () => {
+  const bogoHalf = () => code({ code: "BOGO50", type: "BUY_X_GET_Y", value: 50, buyQty: 1, getQty: 1 });
+
+  it("takes the exact amount, rounded once: 2 × 1999 + 2 × 333 at buy 1 get 1 half off is 1166", () => {
+    // Free units: one 1999 (half: 999.5) and one 333 (half: 166.5); exact 1166.0. Rounding per line
+    // would give 1000 + 167 = 1167.
+    const result = price({ lines: [line("a", 1999, 2), line("b", 333, 2)], discounts: [bogoHalf()] });
+    expect(result.totals.discount).toBe(1166);
+    expect(result.discounts[0]?.amount).toBe(1166);
+    const allocated = result.discounts[0]?.allocations.reduce((s, a) => s + a.amount, 0);
+    expect(allocated).toBe(1166);
+  });
+
+  it("does not depend on how the units are spread over lines", () => {
+    const together = price({ lines: [line("a", 1999, 2), line("b", 333, 2)], discounts: [bogoHalf()] });
+    const spread = price({
+      lines: [line("a1", 1999), line("a2", 1999), line("b1", 333), line("b2", 333)],
+      discounts: [bogoHalf()],
+    });
+    expect(spread.totals.discount).toBe(together.totals.discount);
+  });
+
+  it("does not depend on the order codes were applied in when they do not interact", () => {
+    const lines = [line("a", 1999, 3), line("b", 333, 3)];
+    const first = bogoHalf();
+    const free = code({ code: "FREESHIP", type: "FREE_SHIPPING", combinable: true });
+    const a = price({ lines, discounts: [{ ...first, combinable: true }, free] });
+    const b = price({ lines, discounts: [free, { ...first, combinable: true }] });
+    expect(a.totals.discount).toBe(b.totals.discount);
+  });
+});

@@ -2,7 +2,14 @@
  * What one kept code takes off the merchandise, line by line. Codes stack sequentially: each works on
  * what earlier codes left of every eligible line (`remaining`), so no line can ever go below zero.
  */
-import { allocateLargestRemainder, compareIds, scaleRoundHalfUp, sumAmounts } from "./money.js";
+import {
+  allocateByWeights,
+  allocateLargestRemainder,
+  compareIds,
+  divideRoundHalfUp,
+  scaleRoundHalfUp,
+  sumAmounts,
+} from "./money.js";
 import type { PricingDiscount } from "./types.js";
 
 /** A line as the discounts see it: ordered by lineId, with what earlier codes left of it. */
@@ -44,17 +51,38 @@ export function merchandiseDiscount(
 /**
  * BUY_X_GET_Y: the eligible units, sorted by unit price descending (ties: line id), are cut into
  * consecutive groups of X+Y; in every full group the last Y units (the cheapest) get value % off. A line
- * with n such units out of quantity q gets round_half_up(remaining × n/q × value/100): the units' share of
- * what is left of the line, so a code stacked after another never takes more than the line has left.
+ * with n such units out of quantity q is owed exactly remaining × n/q × value/100 (the units' share of what
+ * is left of the line, so a code stacked after another never takes more than the line has left). The
+ * code's amount is the sum of those exact shares, rounded half up ONCE; it is then split over the lines
+ * in proportion to their exact shares by largest remainder. So the amount does not depend on how units
+ * are spread over lines, nor on the order of codes or lines.
  */
 function buyXGetYDiscount(discount: PricingDiscount, eligible: readonly DiscountableLine[]): number[] {
   const percent = clampPercent(discount.value);
   const discounted = discountedUnitsPerLine(eligible, discount.buyQty ?? 0, discount.getQty ?? 0);
-  return eligible.map((line, index) => {
-    const units = discounted[index] ?? 0;
-    if (units === 0 || percent === 0) return 0;
-    return scaleRoundHalfUp(line.remaining, units * percent, line.quantity * 100);
+  if (percent === 0 || discounted.every((units) => units === 0)) return eligible.map(() => 0);
+  // Shares over one common denominator (the lcm of the quantities involved), held exactly in BigInt.
+  let denominator = 1n;
+  eligible.forEach((line, i) => {
+    if ((discounted[i] ?? 0) > 0) denominator = lcm(denominator, BigInt(line.quantity));
   });
+  const weights = eligible.map((line, i) => {
+    const units = BigInt(discounted[i] ?? 0);
+    return units === 0n ? 0n : BigInt(line.remaining) * units * (denominator / BigInt(line.quantity));
+  });
+  const exactTimesDenominator = weights.reduce((acc, w) => acc + w, 0n);
+  if (exactTimesDenominator === 0n) return eligible.map(() => 0);
+  const amount = Number(divideRoundHalfUp(exactTimesDenominator * BigInt(percent), denominator * 100n));
+  return allocateByWeights(amount, weights);
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a;
+}
+
+function lcm(a: bigint, b: bigint): bigint {
+  return (a / gcd(a, b)) * b;
 }
 
 /** For each line (index-aligned with `lines`), how many of its units fall on a "get" position. */

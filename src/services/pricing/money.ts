@@ -50,15 +50,24 @@ export function basisPointsOf(amount: number, bps: number): number {
  * exceeds its weight (its exact share is below its weight, so floor + 1 cannot pass it).
  */
 export function allocateLargestRemainder(total: number, weights: readonly number[]): number[] {
-  assertMinorUnits(total, "amount to allocate");
   for (const w of weights) assertMinorUnits(w, "allocation weight");
+  return allocateByWeights(
+    total,
+    weights.map((w) => BigInt(w)),
+  );
+}
+
+/** allocateLargestRemainder over exact (BigInt) weights, e.g. shares scaled to a common denominator. */
+export function allocateByWeights(total: number, weights: readonly bigint[]): number[] {
+  assertMinorUnits(total, "amount to allocate");
+  if (weights.some((w) => w < 0n)) throw new RangeError("allocation weights must not be negative");
   if (total === 0) return weights.map(() => 0);
-  const sum = weights.reduce((acc, w) => acc + BigInt(w), 0n);
+  const sum = weights.reduce((acc, w) => acc + w, 0n);
   if (sum === 0n) throw new RangeError("cannot allocate a positive amount over zero weights");
 
   const bigTotal = BigInt(total);
   const parts = weights.map((w, index) => {
-    const exact = bigTotal * BigInt(w);
+    const exact = bigTotal * w;
     return { index, floor: exact / sum, remainder: exact % sum };
   });
   let leftover = bigTotal - parts.reduce((acc, p) => acc + p.floor, 0n);

@@ -27,7 +27,9 @@
  *      (both split over the eligible lines in proportion to their remaining amounts)
  *    - BUY_X_GET_Y: the eligible units, sorted by unit price descending (ties: line id), are cut into
  *      consecutive groups of X+Y; in every full group the last Y units (the cheapest) get value % off
- *      (100 = free). A line holding n of those units out of quantity q gets value % of n/q of its remaining;
+ *      (100 = free). A line holding n of those units out of quantity q is owed exactly value % of n/q of
+ *      its remaining; the code's amount is the sum of those exact shares rounded half up once, split over
+ *      the lines by largest remainder of their shares (so it never depends on how units sit in lines);
  *    - FREE_SHIPPING: nothing here.
  *    A kept code whose rule yields nothing (e.g. BUY_X_GET_Y with fewer than X+Y units) stays applicable
  *    with amount 0, so it starts counting as soon as the cart qualifies.
