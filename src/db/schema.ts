@@ -12,6 +12,7 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
   bigserial,
   boolean,
   check,
@@ -20,6 +21,7 @@ import {
   integer,
   jsonb,
   pgEnum,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -54,10 +56,16 @@ export const discountType = pgEnum("discount_type", [
   "FREE_SHIPPING",
   "BUY_X_GET_Y",
 ]);
+/** Where a variant's sellable stock stands against its low-stock threshold (one alert per crossing). */
+export const stockState = pgEnum("stock_state", ["IN_STOCK", "LOW", "OUT"]);
+export const refundStatus = pgEnum("refund_status", ["PENDING", "SUCCEEDED", "FAILED"]);
+export const notificationStatus = pgEnum("notification_status", ["PENDING", "SENT", "FAILED"]);
 export const redemptionStatus = pgEnum("redemption_status", ["APPLIED", "REVERSED"]);
 export const reservationStatus = pgEnum("reservation_status", ["ACTIVE", "COMMITTED", "RELEASED", "EXPIRED"]);
 export const orderStatus = pgEnum("order_status", [
   "PENDING",
+  /** Authorised but not captured: waiting for a staff review (fraud rules said REVIEW). */
+  "ON_HOLD",
   "CONFIRMED",
   "PROCESSING",
   "SHIPPED",
@@ -96,6 +104,12 @@ export interface CartNoticeJson {
   lineId?: string | null;
 }
 
+/** What a settled checkout answered, kept on the order for idempotent retries. */
+export interface CheckoutOutcomeJson {
+  userErrors: { code: string; message: string; field?: string[] | null }[];
+  clientSecret?: string | null;
+}
+
 /** Custom options of a cart line; the only keys API.md allows. */
 export interface LineOptionsJson {
   giftWrap?: boolean;
@@ -108,10 +122,14 @@ export const stores = pgTable("stores", {
   name: text("name").notNull(),
   currency: text("currency").notNull(),
   settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
-  /** Last order number handed out; bumped with UPDATE ... RETURNING so numbers never repeat. */
-  orderNumberSeq: integer("order_number_seq").notNull().default(1000),
   createdAt: createdAt(),
 });
+
+/**
+ * Order numbers come from one sequence shared by every store: unique per store as a consequence, never
+ * repeated, and (unlike a counter row per store) no lock that every checkout of a store queues on.
+ */
+export const orderNumbers = pgSequence("order_numbers", { startWith: 100_001 });
 
 export const staffUsers = pgTable(
   "staff_users",
@@ -199,6 +217,8 @@ export const productVariants = pgTable(
     stockOnHand: integer("stock_on_hand").notNull().default(0),
     reserved: integer("reserved").notNull().default(0),
     lowStockThreshold: integer("low_stock_threshold").notNull().default(0),
+    /** Sellable stock against the threshold, kept in the same statement as every stock change. */
+    stockState: stockState("stock_state").notNull().default("IN_STOCK"),
     /** Display order within the product (the order staff gave the variants in). */
     position: integer("position").notNull().default(0),
     version: integer("version").notNull().default(1),
@@ -447,6 +467,8 @@ export const orders = pgTable(
     storeId: storeId().references(() => stores.id),
     number: text("number").notNull(),
     customerId: uuid("customer_id"),
+    /** The guest session that placed a guest order: it may read the order and follow its status. */
+    sessionId: text("session_id"),
     email: text("email"),
     cartId: uuid("cart_id"),
     status: orderStatus("status").notNull().default("PENDING"),
@@ -467,6 +489,20 @@ export const orders = pgTable(
     paymentIntentId: text("payment_intent_id"),
     trackingNumber: text("tracking_number"),
     carrier: text("carrier"),
+    /** Where the order was placed from (fraud rules). */
+    clientIp: text("client_ip"),
+    /**
+     * The checkout's final answer (userErrors, client secret), stored once the saga settles, so a retry
+     * with the same idempotency key gets exactly the same payload. Null while the saga is in flight.
+     */
+    checkoutOutcome: jsonb("checkout_outcome").$type<CheckoutOutcomeJson>(),
+    /** The saga's owner keeps this in the future while it works; past it, recovery may take over. */
+    sagaLeaseUntil: tstz("saga_lease_until"),
+    /** Stock is held for the order until then; the sweeper cancels a PENDING order past it. */
+    reservationExpiresAt: tstz("reservation_expires_at"),
+    cancelReason: text("cancel_reason"),
+    /** Fraud review: decision and reasons (never shown to the shopper). */
+    risk: jsonb("risk").$type<Record<string, unknown>>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -477,8 +513,15 @@ export const orders = pgTable(
     foreignKey({ columns: [t.storeId, t.customerId], foreignColumns: [customers.storeId, customers.id] }),
     foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }),
     index("orders_customer_idx").on(t.storeId, t.customerId, t.createdAt),
+    index("orders_session_idx").on(t.storeId, t.sessionId, t.createdAt),
+    index("orders_cart_idx").on(t.storeId, t.cartId),
+    index("orders_email_idx").on(t.storeId, t.email, t.createdAt),
     index("orders_status_idx").on(t.storeId, t.status, t.createdAt),
-    index("orders_pending_idx").on(t.status, t.updatedAt).where(sql`${t.status} = 'PENDING'`),
+    // Open orders for recovery and review sweeps. Spelled by the values it excludes: a partial index
+    // may not name ON_HOLD in the migration that adds it to the enum.
+    index("orders_open_idx")
+      .on(t.status, t.updatedAt)
+      .where(sql`${t.status} NOT IN ('CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'REFUNDED')`),
     check(
       "orders_amounts_nonneg",
       sql`${t.subtotal} >= 0 AND ${t.discount} >= 0 AND ${t.shipping} >= 0 AND ${t.tax} >= 0 AND ${t.total} >= 0`,
@@ -564,7 +607,9 @@ export const inventoryReservations = pgTable(
   {
     id: id(),
     storeId: storeId(),
-    orderId: uuid("order_id").notNull(),
+    /** The order the units are held for; null while a cart holds them (reserve-at-add-to-cart stores). */
+    orderId: uuid("order_id"),
+    cartId: uuid("cart_id"),
     variantId: uuid("variant_id").notNull(),
     quantity: integer("quantity").notNull(),
     status: reservationStatus("status").notNull().default("ACTIVE"),
@@ -579,9 +624,14 @@ export const inventoryReservations = pgTable(
       foreignColumns: [productVariants.storeId, productVariants.id],
     }),
     tenantKey("inventory_reservations_pkey", t),
+    foreignKey({ columns: [t.storeId, t.cartId], foreignColumns: [carts.storeId, carts.id] }),
     unique("inventory_reservations_order_variant_key").on(t.storeId, t.orderId, t.variantId),
+    uniqueIndex("inventory_reservations_cart_variant_key")
+      .on(t.storeId, t.cartId, t.variantId)
+      .where(sql`${t.status} = 'ACTIVE' AND ${t.cartId} IS NOT NULL`),
     index("inventory_reservations_expiry_idx").on(t.expiresAt).where(sql`${t.status} = 'ACTIVE'`),
     check("inventory_reservations_quantity_pos", sql`${t.quantity} > 0`),
+    check("inventory_reservations_holder", sql`${t.orderId} IS NOT NULL OR ${t.cartId} IS NOT NULL`),
   ],
 );
 
@@ -598,15 +648,28 @@ export const payments = pgTable(
     currency: text("currency").notNull(),
     status: paymentStatus("status").notNull().default("PENDING"),
     clientSecret: text("client_secret"),
+    /** The shopper's payment-method token (e.g. pm_...): recovery replays the authorisation with it. */
+    paymentMethod: text("payment_method"),
+    /** Every gateway call for this payment derives its idempotency key from this one. */
+    idempotencyKey: text("idempotency_key").notNull(),
+    captured: integer("captured").notNull().default(0),
+    cardFingerprint: text("card_fingerprint"),
+    declineCode: text("decline_code"),
+    failureMessage: text("failure_message"),
+    authorizedAt: tstz("authorized_at"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
     tenantKey("payments_pkey", t),
+    index("payments_fingerprint_idx").on(t.storeId, t.cardFingerprint, t.createdAt),
     uniqueIndex("payments_intent_key").on(t.storeId, t.gateway, t.intentId),
     index("payments_order_idx").on(t.storeId, t.orderId),
-    check("payments_amounts", sql`${t.amount} >= 0 AND ${t.refunded} >= 0 AND ${t.refunded} <= ${t.amount}`),
+    check(
+      "payments_amounts",
+      sql`${t.amount} >= 0 AND ${t.captured} >= 0 AND ${t.captured} <= ${t.amount} AND ${t.refunded} >= 0 AND ${t.refunded} <= ${t.captured}`,
+    ),
   ],
 );
 
@@ -630,6 +693,82 @@ export const paymentEvents = pgTable(
     uniqueIndex("payment_events_gateway_event_key")
       .on(t.storeId, t.gatewayEventId)
       .where(sql`${t.gatewayEventId} IS NOT NULL`),
+  ],
+);
+
+/** Money given back on an order, through the gateway; the amount is held to what was captured. */
+export const refunds = pgTable(
+  "refunds",
+  {
+    id: id(),
+    storeId: storeId(),
+    orderId: uuid("order_id").notNull(),
+    paymentId: uuid("payment_id").notNull(),
+    amount: integer("amount").notNull(),
+    reason: text("reason"),
+    /** Units put back on hand, by variant. */
+    restock: jsonb("restock").$type<{ variantId: string; quantity: number }[]>().notNull().default([]),
+    status: refundStatus("status").notNull().default("PENDING"),
+    gatewayRefundId: text("gateway_refund_id"),
+    /** Chosen by the caller (or derived from the request): a retry never refunds twice. */
+    idempotencyKey: text("idempotency_key").notNull(),
+    actor: text("actor").notNull(),
+    failureMessage: text("failure_message"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    tenantKey("refunds_pkey", t),
+    foreignKey({ columns: [t.storeId, t.orderId], foreignColumns: [orders.storeId, orders.id] }),
+    foreignKey({ columns: [t.storeId, t.paymentId], foreignColumns: [payments.storeId, payments.id] }),
+    unique("refunds_idempotency_key").on(t.storeId, t.idempotencyKey),
+    index("refunds_order_idx").on(t.storeId, t.orderId),
+    check("refunds_amount_pos", sql`${t.amount} > 0`),
+  ],
+);
+
+/** Gateway webhooks seen, so each event id is acted on once however often it is delivered. */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    storeId: storeId(),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    receivedAt: tstz("received_at").notNull().defaultNow(),
+    /** A handler holds the event until then; a crashed handler's claim runs out. */
+    claimedUntil: tstz("claimed_until"),
+    processedAt: tstz("processed_at"),
+  },
+  (t) => [primaryKey({ name: "webhook_events_pkey", columns: [t.storeId, t.eventId] })],
+);
+
+/**
+ * Messages to people (order confirmed, shipped, cancelled, refunded; cart abandoned; low stock), written
+ * by an outbox consumer and sent through a transport port. One row per (event, template, recipient): an
+ * event delivered twice is notified once.
+ */
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: id(),
+    storeId: storeId(),
+    eventId: bigint("event_id", { mode: "number" }).notNull(),
+    channel: text("channel").notNull(),
+    template: text("template").notNull(),
+    recipient: text("recipient").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    status: notificationStatus("status").notNull().default("PENDING"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: tstz("next_attempt_at").notNull().defaultNow(),
+    lastError: text("last_error"),
+    sentAt: tstz("sent_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    tenantKey("notifications_pkey", t),
+    unique("notifications_event_key").on(t.storeId, t.eventId, t.template, t.recipient),
+    index("notifications_due_idx").on(t.status, t.nextAttemptAt).where(sql`${t.status} = 'PENDING'`),
+    index("notifications_recipient_idx").on(t.storeId, t.recipient, t.createdAt),
   ],
 );
 
