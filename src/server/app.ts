@@ -11,6 +11,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Config } from "../config.js";
 import { type StatementCounter, withStatementCounter } from "../db/client.js";
+import type { ReadReplicaHealth } from "../db/read-replica.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../resolvers/context.js";
 import { createLoaders } from "../resolvers/loaders.js";
@@ -20,6 +21,7 @@ import { handleGraphQLHttp, sendJsonError } from "./graphql-http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { servePlayground, wantsPlayground } from "./playground.js";
 import { depthLimitRule, operationComplexity } from "./query-limits.js";
+import { routeReads } from "./read-routing.js";
 import { buildContext } from "./request-context.js";
 
 export interface AppOptions {
@@ -27,8 +29,8 @@ export interface AppOptions {
   services: Services;
   schema: GraphQLSchema;
   logger: Logger;
-  /** Readiness probe of the dependencies (database and Redis). */
-  ready: () => Promise<{ database: boolean; redis: boolean }>;
+  /** Readiness probe of the dependencies (database and Redis; the read replica is detail, not a condition). */
+  ready: () => Promise<{ database: boolean; redis: boolean; replica?: ReadReplicaHealth }>;
 }
 
 export interface App {
@@ -113,7 +115,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
         async requestDidStart({ contextValue }) {
           const started = process.hrtime.bigint();
           return {
-            async didResolveOperation({ request, document, operationName }) {
+            async didResolveOperation({ request, document, operationName, operation }) {
+              if (operation) routeReads(contextValue, operation.operation); // read replica: may it read there
               const complexity = operationComplexity(
                 schema,
                 document,
@@ -147,7 +150,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
               );
               response.http.headers.set("x-request-id", contextValue.requestId);
               const statements = (contextValue as CountedContext)[statementsKey];
-              if (statements) response.http.headers.set("x-sql-statements", String(statements.count));
+              if (statements) {
+                response.http.headers.set("x-sql-statements", String(statements.count));
+                response.http.headers.set("x-sql-statements-replica", String(statements.replica ?? 0));
+              }
             },
           };
         },

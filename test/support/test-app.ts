@@ -51,6 +51,8 @@ export interface TestApp {
 
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** Use this (already migrated) database instead of a clone of the template, e.g. a replication pair's primary. */
+  databaseUrl?: string;
   infra?: Infra;
   now?: () => Date;
 }
@@ -77,7 +79,7 @@ async function createDatabaseFromTemplate(): Promise<string> {
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const databaseUrl = await createDatabaseFromTemplate();
+  const databaseUrl = opts.databaseUrl ?? (await createDatabaseFromTemplate());
   const redisUrl = inject("redisUrl");
   const config: Config = loadConfig({
     NODE_ENV: "test",
