@@ -48,8 +48,10 @@ export class ReplicaLagTracker {
       this.reset();
     }
     this.lastReplayLsn = replica.replayLsn;
+    // A later sample at the same position says strictly more; dropping the oldest one only makes the
+    // answer more cautious.
+    if (this.pending.at(-1)?.lsn === primary.lsn) this.pending.pop();
     this.pending.push(primary);
-    // Dropping the oldest sample only makes the answer more cautious.
     if (this.pending.length > this.maxPending) this.pending.shift();
     let fresh = this.freshAsOfMs ?? Number.NEGATIVE_INFINITY;
     for (let next = this.pending[0]; next && next.lsn <= replica.replayLsn; next = this.pending[0]) {
