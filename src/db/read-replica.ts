@@ -41,7 +41,7 @@ export interface ReadReplicaHealth {
   replayPaused: boolean | null;
   /** Reads that failed on the replica and were answered by the primary instead. */
   fallbacks: number;
-  /** Why it is down or unmeasured (the last probe or read failure). */
+  /** Why it is down or unmeasured (the last probe or read failure); logged, not served by /readyz. */
   error: string | null;
 }
 
@@ -71,6 +71,7 @@ export class ReadReplica {
   private fallbacks = 0;
   private timer: NodeJS.Timeout | undefined;
   private probing: Promise<void> | undefined;
+  private wasUsable = false;
   private closed = false;
 
   constructor(private readonly opts: ReadReplicaOptions) {
@@ -146,6 +147,22 @@ export class ReadReplica {
 
   private async probeOnce(): Promise<void> {
     if (this.closed) return;
+    await this.measure();
+    const usable = this.usable();
+    // Down and up are logged where they happen; this is the lag bound being crossed while up.
+    if (this.up && usable !== this.wasUsable) {
+      const { lagMs, lagBytes, replayPaused } = this.health();
+      this.opts.logger.info(
+        { lagMs, lagBytes, replayPaused, maxLagMs: this.opts.maxLagMs },
+        usable
+          ? "read replica within its lag bound: in use"
+          : "read replica lags past its bound: reads go to the primary",
+      );
+    }
+    this.wasUsable = usable;
+  }
+
+  private async measure(): Promise<void> {
     const epoch = this.epoch;
     const atMs = performance.now();
     let primary: PrimaryRow | undefined;
@@ -192,11 +209,14 @@ export class ReadReplica {
   }
 
   private markDown(reason: string): void {
+    // Once per outage: when it was up, or on the first failure after start or recovery.
+    if (this.up || this.lastError === null) {
+      this.opts.logger.warn({ reason }, "read replica is down; reads go to the primary");
+    }
     this.epoch++;
     this.lastError = reason;
     this.lag.reset();
     this.replayPaused = null;
-    if (this.up) this.opts.logger.warn({ reason }, "read replica is down; reads go to the primary");
     this.up = false;
   }
 

@@ -30,7 +30,7 @@ export interface AppOptions {
   schema: GraphQLSchema;
   logger: Logger;
   /** Readiness probe of the dependencies (database and Redis; the read replica is detail, not a condition). */
-  ready: () => Promise<{ database: boolean; redis: boolean; replica?: ReadReplicaHealth }>;
+  ready: () => Promise<{ database: boolean; redis: boolean; replica?: Omit<ReadReplicaHealth, "error"> }>;
 }
 
 export interface App {

@@ -374,6 +374,10 @@ describe.skipIf(unavailable !== null)("catalog reads from a streaming replica", 
     expect(replicaOf(app).health()).toMatchObject({ up: false, usable: false });
     const ready = await fetch(app.url.replace("/graphql", "/readyz"));
     expect(ready.status).toBe(200);
+    const readiness = (await ready.json()) as { status: string; replica: Record<string, unknown> };
+    expect(readiness).toMatchObject({ status: "ready", replica: { up: false, usable: false } });
+    expect(readiness.replica).not.toHaveProperty("error"); // the reason (with server addresses) is logged
+    expect(replicaOf(app).health().error).toMatch(/ECONNREFUSED|CONNECTION|57P0|terminating/);
 
     await pair.replica.start();
     const back = await until("the first app to use the restarted replica", async () => {
