@@ -5,6 +5,7 @@
  * the test server reports (`x-sql-statements-replica`), and data only one of the servers has (with
  * replay paused, a change on the primary is missing on the replica).
  */
+import { sql as drizzleSql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMigrations } from "../../src/db/migrate.js";
@@ -329,6 +330,40 @@ describe.skipIf(unavailable !== null)("catalog reads from a streaming replica", 
     });
     expect(back.data.variant?.price.amount).toBe(3900);
     expect(replicaOf(app).health()).toMatchObject({ up: true, usable: true, replayPaused: false });
+  });
+
+  it("answers from the primary a read that replay cancels on the replica, and keeps using the replica", async () => {
+    await replicaSql`alter system set max_standby_streaming_delay = 0`;
+    await replicaSql`select pg_reload_conf()`;
+    const primarySql = postgres(pair.primary.url, { max: 1, onnotice: () => {} });
+    try {
+      await until("the replica to cancel conflicting queries at once", async () => {
+        const [row] = await replicaSql<
+          { delay: string }[]
+        >`select current_setting('max_standby_streaming_delay') as delay`;
+        return row?.delay === "0" ? true : undefined;
+      });
+      const reads = app.runtime.services.deps.reads;
+      const before = replicaOf(app).health().fallbacks;
+      // A slow read holds its snapshot on the replica while the primary vacuums rows it can see.
+      const slowRead = reads.run("replica", (db) =>
+        db.execute<{ slept: string; n: number }>(
+          drizzleSql`select pg_sleep(1.5)::text as slept, count(*)::int as n from products`,
+        ),
+      );
+      await sleep(300);
+      await primarySql`update products set updated_at = updated_at`;
+      await primarySql`vacuum products`;
+      const rows = await slowRead;
+      expect(rows[0]?.n).toBe(2);
+      const health = replicaOf(app).health();
+      expect(health.fallbacks).toBe(before + 1);
+      expect(health).toMatchObject({ up: true, usable: true });
+    } finally {
+      await primarySql.end({ timeout: 5 });
+      await replicaSql`alter system reset max_standby_streaming_delay`;
+      await replicaSql`select pg_reload_conf()`;
+    }
   });
 
   it("keeps answering without an error when the replica stops, and uses it again once it is back", async () => {
