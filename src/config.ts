@@ -27,7 +27,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
   DATABASE_POOL_SIZE: int(1, 500).default(10),
-  /** A streaming replica of DATABASE_URL; shoppers' catalog queries read from it (see db/read-replica.ts). */
+  /** A streaming replica of DATABASE_URL; shoppers' catalog queries read from it (server/read-routing.ts). */
   DATABASE_READ_URL: url(["postgres:", "postgresql:"]).optional(),
   /** How stale the replica's data may be before reads go back to the primary. */
   DATABASE_READ_MAX_LAG_MS: int(1, 3_600_000).default(1000),

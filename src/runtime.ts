@@ -12,7 +12,7 @@ import { createDatabase, type Database } from "./db/client.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded.js";
 import { runMigrations } from "./db/migrate.js";
 import { createReadExecutor } from "./db/read-executor.js";
-import { ReadReplica, type ReadReplicaHealth } from "./db/read-replica.js";
+import { ReadReplica } from "./db/read-replica.js";
 import { createMemoryInfra } from "./infra/memory.js";
 import { createRedisInfra } from "./infra/redis.js";
 import type { Infra } from "./infra/types.js";
@@ -106,7 +106,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
           () => false,
         ),
         redis: await infra.ping(),
-        ...(readReplica ? { replica: replicaReadiness(readReplica) } : {}),
+        ...(readReplica ? { replica: readReplica.readiness() } : {}),
       }),
     });
     if (readReplica) registerReadReplicaMetrics(app.metrics.registry, readReplica);
@@ -143,12 +143,6 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
     await embedded?.stop();
     throw e;
   }
-}
-
-/** The replica's state for /readyz, without its error text (server addresses stay in the logs). */
-function replicaReadiness(replica: ReadReplica): Omit<ReadReplicaHealth, "error"> {
-  const { error: _logged, ...state } = replica.health();
-  return state;
 }
 
 /**

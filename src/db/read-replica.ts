@@ -45,6 +45,9 @@ export interface ReadReplicaHealth {
   error: string | null;
 }
 
+/** The health as /readyz serves it: the error text (server addresses) stays in the logs. */
+export type ReadReplicaReadiness = Omit<ReadReplicaHealth, "error">;
+
 interface PrimaryRow {
   lsn: string;
   clock: Date;
@@ -124,6 +127,11 @@ export class ReadReplica {
       fallbacks: this.fallbacks,
       error: this.lastError,
     };
+  }
+
+  readiness(): ReadReplicaReadiness {
+    const { error: _logged, ...state } = this.health();
+    return state;
   }
 
   /** Measures the lag now (the background loop calls this; overlapping calls share one probe). */

@@ -11,7 +11,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Config } from "../config.js";
 import { type StatementCounter, withStatementCounter } from "../db/client.js";
-import type { ReadReplicaHealth } from "../db/read-replica.js";
+import type { ReadReplicaReadiness } from "../db/read-replica.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../resolvers/context.js";
 import { createLoaders } from "../resolvers/loaders.js";
@@ -30,7 +30,7 @@ export interface AppOptions {
   schema: GraphQLSchema;
   logger: Logger;
   /** Readiness probe of the dependencies (database and Redis; the read replica is detail, not a condition). */
-  ready: () => Promise<{ database: boolean; redis: boolean; replica?: Omit<ReadReplicaHealth, "error"> }>;
+  ready: () => Promise<{ database: boolean; redis: boolean; replica?: ReadReplicaReadiness }>;
 }
 
 export interface App {
