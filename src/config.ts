@@ -27,6 +27,12 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
   DATABASE_POOL_SIZE: int(1, 500).default(10),
+  /** A streaming replica of DATABASE_URL; shoppers' catalog queries read from it (server/read-routing.ts). */
+  DATABASE_READ_URL: url(["postgres:", "postgresql:"]).optional(),
+  /** How stale the replica's data may be before reads go back to the primary. */
+  DATABASE_READ_MAX_LAG_MS: int(1, 3_600_000).default(1000),
+  /** How often the replica's lag is measured; must be below DATABASE_READ_MAX_LAG_MS. */
+  DATABASE_READ_PROBE_MS: int(10, 600_000).default(250),
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
   DEFAULT_STORE: z
     .string()
@@ -122,6 +128,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError(["STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set"]);
+  }
+  if (e.DATABASE_READ_URL && e.DATABASE_READ_PROBE_MS >= e.DATABASE_READ_MAX_LAG_MS) {
+    throw new ConfigError([
+      "DATABASE_READ_PROBE_MS: must be below DATABASE_READ_MAX_LAG_MS (the lag is only known as of the last probe)",
+    ]);
   }
   const production = e.NODE_ENV === "production";
   return {

@@ -12,12 +12,15 @@ import { createDatabase, type Database } from "./db/client.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded.js";
 import { runMigrations } from "./db/migrate.js";
 import { appliedMigrationCount, expectedMigrationCount } from "./db/migration-status.js";
+import { createReadExecutor } from "./db/read-executor.js";
+import { ReadReplica } from "./db/read-replica.js";
 import { createMemoryInfra } from "./infra/memory.js";
 import { createRedisInfra } from "./infra/redis.js";
 import type { Infra } from "./infra/types.js";
 import type { Logger } from "./logger.js";
 import { buildCartographSchema } from "./schema/build.js";
 import { type App, createApp } from "./server/app.js";
+import { registerReadReplicaMetrics } from "./server/metrics.js";
 import { createServices, type Services } from "./services/index.js";
 import { OutboxRelay } from "./services/outbox-relay.js";
 import { DEFAULT_PASSWORD_COST, type PasswordCost } from "./services/password.js";
@@ -27,6 +30,8 @@ export interface Runtime {
   config: Config;
   database: Database;
   databaseUrl: string;
+  /** The read replica (DATABASE_READ_URL), when configured. */
+  readReplica?: ReadReplica;
   infra: Infra;
   services: Services;
   app: App;
@@ -61,14 +66,28 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
     });
     databaseUrl = embedded.url;
   }
+  let readReplica: ReadReplica | undefined;
   try {
     if (!opts.skipMigrations) await runMigrations(databaseUrl);
     const database = createDatabase(databaseUrl, { poolSize: config.DATABASE_POOL_SIZE });
+    if (config.DATABASE_READ_URL) {
+      readReplica = new ReadReplica({
+        url: config.DATABASE_READ_URL,
+        primaryUrl: databaseUrl,
+        maxLagMs: config.DATABASE_READ_MAX_LAG_MS,
+        probeIntervalMs: config.DATABASE_READ_PROBE_MS,
+        poolSize: config.DATABASE_POOL_SIZE,
+        logger,
+      });
+      // A replica that is down at start-up is skipped, not fatal: the primary serves until it is up.
+      await readReplica.start();
+    }
     const infra =
       opts.infra ?? (config.REDIS_URL ? createRedisInfra(config.REDIS_URL, { logger }) : createMemoryInfra());
     const tokens = new TokenService(await jwtSecret(config, logger), config.JWT_TTL_SECONDS);
     const services = createServices({
       db: database.db,
+      reads: createReadExecutor(database.db, readReplica),
       infra,
       config,
       logger,
@@ -95,9 +114,15 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
           infra.kind === "memory"
             ? { configured: false }
             : { configured: true, reachable: await infra.ping() };
-        return { ready: reachable && migrated, database: { reachable, migrated }, redis };
+        return {
+          ready: reachable && migrated,
+          database: { reachable, migrated },
+          redis,
+          ...(readReplica ? { replica: readReplica.readiness() } : {}),
+        };
       },
     });
+    if (readReplica) registerReadReplicaMetrics(app.metrics.registry, readReplica);
     services.cartLifecycle.start(config.CART_JOB_INTERVAL_SECONDS);
     const outboxRelay = new OutboxRelay({
       db: database.db,
@@ -111,6 +136,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       config,
       database,
       databaseUrl,
+      readReplica,
       infra,
       services,
       app,
@@ -120,11 +146,13 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
         await services.cartLifecycle.stop();
         await app.close();
         await infra.close();
+        await readReplica?.close();
         await database.close();
         await embedded?.stop();
       },
     };
   } catch (e) {
+    await readReplica?.close().catch(() => {});
     await embedded?.stop();
     throw e;
   }

@@ -1,7 +1,8 @@
 /**
- * The PostgreSQL client: postgres.js under drizzle. One pool per process.
+ * The PostgreSQL client: postgres.js under drizzle. One pool per process and server.
  * Every statement is counted into the current request's statement counter (if any), so tests can
- * assert a SQL budget per operation and N+1 regressions fail CI.
+ * assert a SQL budget per operation and N+1 regressions fail CI. A read replica gets a second pool
+ * (see read-replica.ts) whose statements are counted apart as well.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
@@ -16,7 +17,10 @@ export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 export type Executor = Db | Tx;
 
 export interface StatementCounter {
+  /** Every statement, on any pool. */
   count: number;
+  /** Those sent to the read replica's pool. */
+  replica?: number;
 }
 const statementCounter = new AsyncLocalStorage<StatementCounter>();
 
@@ -37,18 +41,29 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(url: string, opts: { poolSize?: number } = {}): Database {
+export interface DatabaseOptions {
+  poolSize?: number;
+  /** This pool reads from a replica: its statements are also counted as replica statements. */
+  replica?: boolean;
+  /** Seconds to wait for a new connection (postgres.js default: 30). */
+  connectTimeoutSeconds?: number;
+}
+
+export function createDatabase(url: string, opts: DatabaseOptions = {}): Database {
   const sql = postgres(url, {
     max: opts.poolSize ?? 10,
+    ...(opts.connectTimeoutSeconds ? { connect_timeout: opts.connectTimeoutSeconds } : {}),
     onnotice: () => {},
     // bigint columns (bigserial ids, counts) come back as JS numbers; ours stay far below 2^53.
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },
     debug: () => {
       const counter = statementCounter.getStore();
-      if (counter) counter.count++;
+      if (!counter) return;
+      counter.count++;
+      if (opts.replica) counter.replica = (counter.replica ?? 0) + 1;
     },
-    connection: { application_name: "cartograph", TimeZone: "UTC" },
+    connection: { application_name: opts.replica ? "cartograph-replica" : "cartograph", TimeZone: "UTC" },
   });
   const db = drizzle(sql, { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };

@@ -521,7 +521,9 @@ export const orders = pgTable(
     // may not name ON_HOLD in the migration that adds it to the enum.
     index("orders_open_idx")
       .on(t.status, t.updatedAt)
-      .where(sql`${t.status} NOT IN ('CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'REFUNDED')`),
+      .where(
+        sql`${t.status} NOT IN ('CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'REFUNDED')`,
+      ),
     check(
       "orders_amounts_nonneg",
       sql`${t.subtotal} >= 0 AND ${t.discount} >= 0 AND ${t.shipping} >= 0 AND ${t.tax} >= 0 AND ${t.total} >= 0`,

@@ -1,6 +1,8 @@
 /**
  * Per-request DataLoaders. Every field that loads a row goes through one, so a query's statement count
- * does not grow with the number of items it returns. Batch functions are service methods.
+ * does not grow with the number of items it returns. Batch functions are service methods; the catalog
+ * ones read where `ctx.reads` allows (the loaders are rebuilt once the operation is known, see
+ * server/read-routing.ts).
  */
 import DataLoader from "dataloader";
 import type { CartRecord } from "../services/cart/cart.types.js";
@@ -11,13 +13,13 @@ import type { Services } from "../services/index.js";
 export function createLoaders(services: Services, ctx: ServiceContext) {
   return {
     productById: new DataLoader<string, CatalogProduct | null>((ids) =>
-      services.catalog.productsByIds(ctx.store.id, ids),
+      services.catalog.productsByIds(ctx, ids),
     ),
     variantById: new DataLoader<string, CatalogVariant | null>((ids) =>
-      services.catalog.variantsByIds(ctx.store.id, ids),
+      services.catalog.variantsByIds(ctx, ids),
     ),
     variantsByProductId: new DataLoader<string, CatalogVariant[]>((productIds) =>
-      services.catalog.variantsByProductIds(ctx.store.id, productIds),
+      services.catalog.variantsByProductIds(ctx, productIds),
     ),
     /** A cart's prices, warnings and codes, computed once per cart version per request. */
     cartPricing: new DataLoader(

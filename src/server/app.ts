@@ -22,6 +22,7 @@ import { handleGraphQLHttp, sendJsonError } from "./graphql-http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { operationLabel, RequestPipeline, rateLimitKey } from "./pipeline.js";
 import { servePlayground, wantsPlayground } from "./playground.js";
+import { routeReads } from "./read-routing.js";
 import { buildContext } from "./request-context.js";
 import { attachWebSocket } from "./ws.js";
 
@@ -105,6 +106,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
             async didResolveOperation({ request, document, operation }) {
               label = operationLabel(operation);
               if (!operation) return;
+              // Read replica: may this operation's catalog reads go there (loaders are rebuilt to follow).
+              routeReads(contextValue, operation.operation);
               const refused = await pipeline.admit({
                 document,
                 operation,
@@ -126,7 +129,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
                 response.http.headers.set("x-ratelimit-remaining", String(contextValue.rateLimitRemaining));
               }
               const statements = (contextValue as CountedContext)[statementsKey];
-              if (statements) response.http.headers.set("x-sql-statements", String(statements.count));
+              if (statements) {
+                response.http.headers.set("x-sql-statements", String(statements.count));
+                response.http.headers.set("x-sql-statements-replica", String(statements.replica ?? 0));
+              }
             },
           };
         },

@@ -3,7 +3,8 @@
  * label value comes from a bounded set (operation labels are built from schema field names, see
  * `operationLabel`), so no client can grow the number of series.
  */
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ReadReplicaHealth } from "../db/read-replica.js";
 
 export function createMetrics() {
   const registry = new Registry();
@@ -19,3 +20,54 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The read replica's state, read at scrape time from its last probe. */
+export function registerReadReplicaMetrics(
+  registry: Registry,
+  replica: { health(): ReadReplicaHealth },
+): void {
+  const flag = (v: boolean) => (v ? 1 : 0);
+  new Gauge({
+    name: "cartograph_db_replica_up",
+    help: "1 when the last lag probe reached the read replica and no read lost its connection since",
+    registers: [registry],
+    collect() {
+      this.set(flag(replica.health().up));
+    },
+  });
+  new Gauge({
+    name: "cartograph_db_replica_usable",
+    help: "1 when replica-eligible reads are sent to the read replica (up and within the lag bound)",
+    registers: [registry],
+    collect() {
+      this.set(flag(replica.health().usable));
+    },
+  });
+  new Gauge({
+    name: "cartograph_db_replica_lag_seconds",
+    help: "How stale the read replica was at the last probe (NaN when unknown)",
+    registers: [registry],
+    collect() {
+      const { lagMs } = replica.health();
+      this.set(lagMs === null ? Number.NaN : lagMs / 1000);
+    },
+  });
+  new Gauge({
+    name: "cartograph_db_replica_lag_bytes",
+    help: "WAL bytes the read replica had not replayed at the last probe (NaN when unknown)",
+    registers: [registry],
+    collect() {
+      const { lagBytes } = replica.health();
+      this.set(lagBytes ?? Number.NaN);
+    },
+  });
+  new Counter({
+    name: "cartograph_db_replica_fallbacks_total",
+    help: "Reads that failed on the read replica and were answered by the primary",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(replica.health().fallbacks);
+    },
+  });
+}

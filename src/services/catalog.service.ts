@@ -2,6 +2,8 @@
  * The catalog: products and their variants. Shoppers see ACTIVE products only; staff see every status
  * and manage products, prices and stock. Batch reads (for the per-request DataLoaders) return raw rows
  * regardless of status: a cart line must still show a variant whose product was archived since.
+ * Reads go through `deps.reads` with the request's `reads` target, so a shopper's query may be answered
+ * by the read replica; writes and the reads inside them stay on the primary (`deps.db`, `tx`).
  */
 import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
@@ -15,7 +17,7 @@ import {
   validateProductInput,
   validateStockDelta,
 } from "./catalog.validation.js";
-import { actorLabel, isStaff, type ServiceContext } from "./context.js";
+import { actorLabel, isStaff, type ReadScope, type ServiceContext } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, UserFacingError, userError } from "./errors.js";
 import { MAX_STOCK } from "./money-bounds.js";
@@ -95,26 +97,32 @@ export class CatalogService {
 
   async product(ctx: ServiceContext, id: string): Promise<CatalogProduct | null> {
     if (!isUuid(id)) return null;
-    const [row] = await this.deps.db
-      .select()
-      .from(products)
-      .where(and(eq(products.storeId, ctx.store.id), eq(products.id, id.toLowerCase()), this.visibleTo(ctx)));
+    const [row] = await this.deps.reads.run(ctx.reads, (db) =>
+      db
+        .select()
+        .from(products)
+        .where(
+          and(eq(products.storeId, ctx.store.id), eq(products.id, id.toLowerCase()), this.visibleTo(ctx)),
+        ),
+    );
     return row ?? null;
   }
 
   async variant(ctx: ServiceContext, id: string): Promise<CatalogVariant | null> {
     if (!isUuid(id)) return null;
-    const [row] = await this.deps.db
-      .select(variantWithProduct)
-      .from(productVariants)
-      .innerJoin(products, productOfVariant)
-      .where(
-        and(
-          eq(productVariants.storeId, ctx.store.id),
-          eq(productVariants.id, id.toLowerCase()),
-          this.visibleTo(ctx),
+    const [row] = await this.deps.reads.run(ctx.reads, (db) =>
+      db
+        .select(variantWithProduct)
+        .from(productVariants)
+        .innerJoin(products, productOfVariant)
+        .where(
+          and(
+            eq(productVariants.storeId, ctx.store.id),
+            eq(productVariants.id, id.toLowerCase()),
+            this.visibleTo(ctx),
+          ),
         ),
-      );
+    );
     return row ? toCatalogVariant(row) : null;
   }
 
@@ -141,52 +149,62 @@ export class CatalogService {
     const rows =
       size === 0
         ? []
-        : await this.deps.db
-            .select()
-            .from(products)
-            .where(and(...conditions))
-            .orderBy(asc(products.createdAt), asc(products.id))
-            .limit(size + 1);
+        : await this.deps.reads.run(ctx.reads, (db) =>
+            db
+              .select()
+              .from(products)
+              .where(and(...conditions))
+              .orderBy(asc(products.createdAt), asc(products.id))
+              .limit(size + 1),
+          );
     return toPage(rows, size, (p) => ({ at: p.createdAt, id: p.id }), Boolean(args.after));
   }
 
   // Batch reads for DataLoaders: results line up with `ids`; unknown, foreign or malformed ids give null.
 
-  async productsByIds(storeId: string, ids: readonly string[]): Promise<(CatalogProduct | null)[]> {
+  async productsByIds(scope: ReadScope, ids: readonly string[]): Promise<(CatalogProduct | null)[]> {
     const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
     const rows = wanted.length
-      ? await this.deps.db
-          .select()
-          .from(products)
-          .where(and(eq(products.storeId, storeId), inArray(products.id, wanted)))
+      ? await this.deps.reads.run(scope.reads, (db) =>
+          db
+            .select()
+            .from(products)
+            .where(and(eq(products.storeId, scope.store.id), inArray(products.id, wanted))),
+        )
       : [];
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
-  async variantsByIds(storeId: string, ids: readonly string[]): Promise<(CatalogVariant | null)[]> {
+  async variantsByIds(scope: ReadScope, ids: readonly string[]): Promise<(CatalogVariant | null)[]> {
     const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
     const rows = wanted.length
-      ? await this.deps.db
-          .select(variantWithProduct)
-          .from(productVariants)
-          .innerJoin(products, productOfVariant)
-          .where(and(eq(productVariants.storeId, storeId), inArray(productVariants.id, wanted)))
+      ? await this.deps.reads.run(scope.reads, (db) =>
+          db
+            .select(variantWithProduct)
+            .from(productVariants)
+            .innerJoin(products, productOfVariant)
+            .where(and(eq(productVariants.storeId, scope.store.id), inArray(productVariants.id, wanted))),
+        )
       : [];
     const byId = new Map(rows.map((r) => [r.id, toCatalogVariant(r)]));
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
   /** Variants of each product, in the order they were created. */
-  async variantsByProductIds(storeId: string, productIds: readonly string[]): Promise<CatalogVariant[][]> {
+  async variantsByProductIds(scope: ReadScope, productIds: readonly string[]): Promise<CatalogVariant[][]> {
     const wanted = [...new Set(productIds.filter(isUuid).map((id) => id.toLowerCase()))];
     const rows = wanted.length
-      ? await this.deps.db
-          .select(variantWithProduct)
-          .from(productVariants)
-          .innerJoin(products, productOfVariant)
-          .where(and(eq(productVariants.storeId, storeId), inArray(productVariants.productId, wanted)))
-          .orderBy(asc(productVariants.position), asc(productVariants.createdAt), asc(productVariants.id))
+      ? await this.deps.reads.run(scope.reads, (db) =>
+          db
+            .select(variantWithProduct)
+            .from(productVariants)
+            .innerJoin(products, productOfVariant)
+            .where(
+              and(eq(productVariants.storeId, scope.store.id), inArray(productVariants.productId, wanted)),
+            )
+            .orderBy(asc(productVariants.position), asc(productVariants.createdAt), asc(productVariants.id)),
+        )
       : [];
     const byProduct = new Map<string, CatalogVariant[]>();
     for (const row of rows) {

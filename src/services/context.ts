@@ -1,4 +1,6 @@
 /** Who is calling, for which store: every service method takes this as its first argument. */
+import type { ReadTarget } from "../db/read-executor.js";
+
 export type StaffRole = "OWNER" | "ADMIN" | "STAFF";
 
 export type Caller =
@@ -20,7 +22,15 @@ export interface ServiceContext {
   requestId: string;
   /** The client's address (rate limits, sign-in throttling, fraud rules); absent for internal callers. */
   clientIp?: string | null;
+  /**
+   * Where this request's replica-eligible reads (catalog, shipping method list) may go; absent =
+   * the primary. Set per operation by server/read-routing.ts; carts, writes and staff never use it.
+   */
+  reads?: ReadTarget;
 }
+
+/** What a batch read needs from the request: the store and where it may read. */
+export type ReadScope = Pick<ServiceContext, "store" | "reads">;
 
 export function isStaff(caller: Caller): caller is Extract<Caller, { kind: "staff" }> {
   return caller.kind === "staff";

@@ -111,17 +111,20 @@ export class ShippingService {
     const address = cart.shippingAddress;
     if (!address) return { cart, rates: [] };
     const [methods, pricing] = await Promise.all([
-      this.deps.db
-        .select()
-        .from(shippingMethods)
-        .where(
-          and(
-            eq(shippingMethods.storeId, ctx.store.id),
-            eq(shippingMethods.isActive, true),
-            sql`${address.country} = any(${shippingMethods.countries})`,
-          ),
-        )
-        .orderBy(asc(shippingMethods.rate), asc(shippingMethods.name)),
+      // The method list is store configuration, not the cart: it may come from the read replica.
+      this.deps.reads.run(ctx.reads, (db) =>
+        db
+          .select()
+          .from(shippingMethods)
+          .where(
+            and(
+              eq(shippingMethods.storeId, ctx.store.id),
+              eq(shippingMethods.isActive, true),
+              sql`${address.country} = any(${shippingMethods.countries})`,
+            ),
+          )
+          .orderBy(asc(shippingMethods.rate), asc(shippingMethods.name)),
+      ),
       this.pricing.price(ctx.store.id, cart),
     ]);
     const net = pricing.result.totals.subtotal - pricing.result.totals.discount;

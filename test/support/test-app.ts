@@ -51,6 +51,8 @@ export interface TestApp {
 
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** Use this (already migrated) database instead of a clone of the template, e.g. a replication pair's primary. */
+  databaseUrl?: string;
   infra?: Infra;
   now?: () => Date;
   /** Start on a new database with nothing in it (no migrations): what an operator's first start meets. */
@@ -83,7 +85,7 @@ async function createDatabaseFromTemplate(empty = false): Promise<string> {
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const databaseUrl = await createDatabaseFromTemplate(opts.emptyDatabase);
+  const databaseUrl = opts.databaseUrl ?? (await createDatabaseFromTemplate(opts.emptyDatabase));
   const redisUrl = inject("redisUrl");
   const config: Config = loadConfig({
     NODE_ENV: "test",
