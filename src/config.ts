@@ -92,6 +92,12 @@ const envSchema = z.object({
   GUEST_CART_EXPIRE_AFTER_SECONDS: int(1, 60 * 60 * 24 * 3650).default(60 * 60 * 24 * 30),
   CART_JOB_INTERVAL_SECONDS: int(0, 60 * 60 * 24).default(60),
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+  /** How long checkout holds stock for an order that is not paid yet (the sweeper then cancels it). */
+  RESERVATION_TTL_SECONDS: int(30, 86_400).default(15 * 60),
+  /** How often the checkout jobs run: reservation expiry and recovery of orders left PENDING (0 = never). */
+  CHECKOUT_JOB_INTERVAL_SECONDS: int(0, 3600).default(30),
+  /** Test only: stop the process at a named point of a flow (fault tests), e.g. checkout:after-authorize. */
+  FAULT_CRASH_AT: z.string().optional(),
   /** Outbox relay safety-net poll; LISTEN/NOTIFY wakes it at once on commit. */
   OUTBOX_POLL_MS: int(10, 3_600_000).default(250),
 });

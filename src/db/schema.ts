@@ -476,6 +476,8 @@ export const orders = pgTable(
     subtotal: integer("subtotal").notNull(),
     discount: integer("discount").notNull().default(0),
     shipping: integer("shipping").notNull().default(0),
+    /** The part of `tax` charged on shipping; the rest is the sum of the lines' tax. */
+    shippingTax: integer("shipping_tax").notNull().default(0),
     tax: integer("tax").notNull().default(0),
     total: integer("total").notNull(),
     refunded: integer("refunded").notNull().default(0),
@@ -527,6 +529,11 @@ export const orders = pgTable(
     check(
       "orders_amounts_nonneg",
       sql`${t.subtotal} >= 0 AND ${t.discount} >= 0 AND ${t.shipping} >= 0 AND ${t.tax} >= 0 AND ${t.total} >= 0`,
+    ),
+    // The figures always add up; PostgreSQL refuses an order whose sum does not.
+    check(
+      "orders_amounts_add_up",
+      sql`${t.subtotal} - ${t.discount} + ${t.shipping} + ${t.tax} = ${t.total} AND ${t.shippingTax} >= 0 AND ${t.shippingTax} <= ${t.tax}`,
     ),
     check("orders_refund_range", sql`${t.refunded} >= 0 AND ${t.refunded} <= ${t.total}`),
   ],

@@ -6,6 +6,14 @@ import type { Logger } from "../logger.js";
 import type { PasswordCost } from "./password.js";
 import type { TokenService } from "./tokens.js";
 
+/**
+ * Named points in long flows where a fault test can stop the process (NODE_ENV=test only, see
+ * runtime.ts): "checkout:after-place-order", "checkout:after-authorize".
+ */
+export interface FaultPoints {
+  at(point: string): void;
+}
+
 /** What every service is constructed with. `now` is injectable so time rules can be tested. */
 export interface ServiceDeps {
   /** The primary: every write, every transaction, and every read that must be current. */
@@ -18,4 +26,5 @@ export interface ServiceDeps {
   tokens: TokenService;
   passwordCost: PasswordCost;
   now: () => Date;
+  faults?: FaultPoints;
 }

@@ -83,3 +83,23 @@ export function isOutboxMessage(value: Record<string, unknown>): value is Outbox
     value.payload !== null
   );
 }
+
+/** Several events in one statement (and one NOTIFY): for changes that announce many things at once. */
+export async function writeOutboxMany(tx: Executor, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  if (events.length === 1 && events[0]) return writeOutbox(tx, events[0]);
+  for (const event of events) {
+    if (!TOPIC.test(event.topic)) throw new Error(`invalid outbox topic "${event.topic}"`);
+    if (!event.key || /[\s:@]/.test(event.key)) throw new Error(`invalid outbox key "${event.key}"`);
+  }
+  const values = events.map(
+    (e) => sql`(${e.storeId}::uuid, ${e.topic}, ${e.key}, ${JSON.stringify(e.payload)}::jsonb)`,
+  );
+  await tx.execute(sql`
+    with written as (
+      insert into ${outbox} (store_id, topic, key, payload)
+      values ${sql.join(values, sql`, `)}
+      returning id
+    )
+    select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '') from written limit 1`);
+}

@@ -56,6 +56,7 @@ DROP INDEX "orders_pending_idx";--> statement-breakpoint
 ALTER TABLE "inventory_reservations" ALTER COLUMN "order_id" DROP NOT NULL;--> statement-breakpoint
 ALTER TABLE "inventory_reservations" ADD COLUMN "cart_id" uuid;--> statement-breakpoint
 ALTER TABLE "orders" ADD COLUMN "session_id" text;--> statement-breakpoint
+ALTER TABLE "orders" ADD COLUMN "shipping_tax" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "orders" ADD COLUMN "client_ip" text;--> statement-breakpoint
 ALTER TABLE "orders" ADD COLUMN "checkout_outcome" jsonb;--> statement-breakpoint
 ALTER TABLE "orders" ADD COLUMN "saga_lease_until" timestamp (3) with time zone;--> statement-breakpoint
@@ -84,4 +85,5 @@ CREATE INDEX "orders_open_idx" ON "orders" USING btree ("status","updated_at") W
 CREATE INDEX "payments_fingerprint_idx" ON "payments" USING btree ("store_id","card_fingerprint","created_at");--> statement-breakpoint
 ALTER TABLE "stores" DROP COLUMN "order_number_seq";--> statement-breakpoint
 ALTER TABLE "inventory_reservations" ADD CONSTRAINT "inventory_reservations_holder" CHECK ("inventory_reservations"."order_id" IS NOT NULL OR "inventory_reservations"."cart_id" IS NOT NULL);--> statement-breakpoint
+ALTER TABLE "orders" ADD CONSTRAINT "orders_amounts_add_up" CHECK ("orders"."subtotal" - "orders"."discount" + "orders"."shipping" + "orders"."tax" = "orders"."total" AND "orders"."shipping_tax" >= 0 AND "orders"."shipping_tax" <= "orders"."tax");--> statement-breakpoint
 ALTER TABLE "payments" ADD CONSTRAINT "payments_amounts" CHECK ("payments"."amount" >= 0 AND "payments"."captured" >= 0 AND "payments"."captured" <= "payments"."amount" AND "payments"."refunded" >= 0 AND "payments"."refunded" <= "payments"."captured");

@@ -27,7 +27,7 @@ import {
   MAX_LINE_QUANTITY,
 } from "./cart.types.js";
 import { CartCache } from "./cart-cache.js";
-import { type CartMergePolicy, sumAndCapMergePolicy } from "./cart-merge.js";
+import { type CartMergePolicy, type MergePlan, sumAndCapMergePolicy } from "./cart-merge.js";
 import { lineOptionsHash, normalizeLineOptions } from "./line-options.js";
 
 /** What a change may report back: automatic changes the shopper should be told about. */
@@ -286,26 +286,7 @@ export class CartService {
       );
       const plan = this.mergePolicy.plan(guest.lines, target.lines, variants);
       const now = this.deps.now();
-      for (const u of plan.updates) {
-        await tx
-          .update(cartItems)
-          .set({ quantity: u.quantity, updatedAt: now })
-          .where(and(eq(cartItems.storeId, ctx.store.id), eq(cartItems.id, u.lineId)));
-      }
-      if (plan.inserts.length) {
-        await tx.insert(cartItems).values(
-          plan.inserts.map(({ source, quantity }) => ({
-            storeId: ctx.store.id,
-            cartId: target.id,
-            productId: source.productId,
-            variantId: source.variantId,
-            quantity,
-            unitPrice: source.unitPrice,
-            customOptions: source.customOptions,
-            optionsHash: lineOptionsHash(source.customOptions),
-          })),
-        );
-      }
+      await this.applyMergePlan(tx, target, plan);
       const touched = await tx
         .update(carts)
         .set({
@@ -327,7 +308,105 @@ export class CartService {
     return result.cart;
   }
 
+  // ---- for checkout: the cart module stays the only writer of carts ----
+
+  /** Locks the caller's cart (FOR UPDATE) for checkout; NOT_FOUND unless the caller owns it. */
+  async lockForCheckout(tx: Tx, ctx: ServiceContext, cartId: string): Promise<CartRecord> {
+    const locked = await loadCart(tx, ctx.store.id, cartId, { lock: true });
+    if (!locked || !ownsCart(ctx.caller, locked)) throw cartNotFound();
+    return locked;
+  }
+
+  /** The cart became an order: CHECKED_OUT, version + 1. Invalidate the returned version after commit. */
+  async markCheckedOut(tx: Tx, cart: CartRecord): Promise<{ id: string; version: number }> {
+    const [row] = await tx
+      .update(carts)
+      .set({ status: "CHECKED_OUT", version: sql`${carts.version} + 1`, updatedAt: this.deps.now() })
+      .where(and(eq(carts.storeId, cart.storeId), eq(carts.id, cart.id)))
+      .returning({ id: carts.id, version: carts.version });
+    if (!row) throw new Error("cart vanished under lock");
+    return row;
+  }
+
+  /**
+   * The order of this cart failed (declined, rejected, expired): the cart is the shopper's again, with
+   * its lines, so they can try another card. A customer who opened another cart meanwhile keeps that
+   * one, and the failed cart's lines are merged into it. Returns the carts whose cached copies changed.
+   */
+  async reopenAfterCheckout(tx: Tx, storeId: string, cartId: string): Promise<{ id: string; version: number }[]> {
+    const cart = await loadCart(tx, storeId, cartId, { lock: true });
+    if (!cart || cart.status !== "CHECKED_OUT") return [];
+    const now = this.deps.now();
+    const notice: CartNoticeJson = {
+      code: ErrorCode.PAYMENT_FAILED,
+      message: "Your order was not completed; your cart is as you left it",
+      lineId: null,
+    };
+    if (cart.customerId) {
+      const [other] = await tx
+        .select({ id: carts.id })
+        .from(carts)
+        .where(
+          and(
+            eq(carts.storeId, storeId),
+            eq(carts.customerId, cart.customerId),
+            inArray(carts.status, [...OPEN_STATUSES]),
+          ),
+        )
+        .for("update");
+      if (other) {
+        const target = await loadCart(tx, storeId, other.id);
+        if (!target) throw new Error("open cart vanished under lock");
+        const variants = await loadSellableVariants(
+          tx,
+          storeId,
+          cart.lines.map((l) => l.variantId),
+        );
+        const plan = this.mergePolicy.plan(cart.lines, target.lines, variants);
+        await this.applyMergePlan(tx, target, plan);
+        const [merged] = await tx
+          .update(carts)
+          .set({ status: "MERGED", mergedIntoCartId: target.id, version: sql`${carts.version} + 1`, updatedAt: now })
+          .where(and(eq(carts.storeId, storeId), eq(carts.id, cart.id)))
+          .returning({ id: carts.id, version: carts.version });
+        const updated = await this.finishWrite(tx, target, { notices: [notice, ...plan.notices] });
+        return [...(merged ? [merged] : []), { id: updated.id, version: updated.version }];
+      }
+    }
+    const reopened = await this.finishWrite(tx, cart, { notices: [notice] });
+    return [{ id: reopened.id, version: reopened.version }];
+  }
+
+  /** Forgets cached copies of carts changed inside a transaction that has committed. */
+  async invalidate(...changed: { id: string; version: number }[]): Promise<void> {
+    await this.cache.invalidate(...changed);
+  }
+
   // ---- internals ----
+
+  private async applyMergePlan(tx: Tx, target: CartRecord, plan: MergePlan): Promise<void> {
+    const now = this.deps.now();
+    for (const u of plan.updates) {
+      await tx
+        .update(cartItems)
+        .set({ quantity: u.quantity, updatedAt: now })
+        .where(and(eq(cartItems.storeId, target.storeId), eq(cartItems.id, u.lineId)));
+    }
+    if (plan.inserts.length) {
+      await tx.insert(cartItems).values(
+        plan.inserts.map(({ source, quantity }) => ({
+          storeId: target.storeId,
+          cartId: target.id,
+          productId: source.productId,
+          variantId: source.variantId,
+          quantity,
+          unitPrice: source.unitPrice,
+          customOptions: source.customOptions,
+          optionsHash: lineOptionsHash(source.customOptions),
+        })),
+      );
+    }
+  }
 
   private requireShopper(caller: Caller): Extract<Caller, { kind: "customer" | "guest" }> {
     if (caller.kind === "customer" || caller.kind === "guest") return caller;

@@ -1,0 +1,375 @@
+/**
+ * checkoutComplete: the orchestrator of the checkout saga. No database transaction is ever open across
+ * a gateway call; each step below is either one short transaction or one gateway call.
+ *
+ *   claim      the idempotency key names at most one order per store: a retry with the same key gets
+ *              that order's stored answer; a concurrent duplicate waits for the first and gets the same;
+ *              the key with another cart or total is IDEMPOTENCY_KEY_REUSED
+ *   T1         place-order.step.ts: cart -> PENDING order, stock held, code uses counted
+ *   authorise  payment.steps.ts (capture_method manual), key derived from the order id
+ *   capture    payment.steps.ts
+ *   T2         confirm.step.ts: CONFIRMED, CAPTURED, stock committed
+ *   compensate compensate.step.ts when the card is declined or the capture fails (after voiding)
+ *
+ * A saga owns its order through a lease (orders.saga_lease_until). When the owner goes away (the
+ * process died, the gateway did not answer), a retry with the same key, the recovery job or the
+ * webhook picks the order up from what PostgreSQL and the gateway say, and every step it repeats is
+ * idempotent: conditional transitions, and gateway calls under the same keys.
+ */
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { orders } from "../../db/schema.js";
+import type { PaymentGateway } from "../../payments/index.js";
+import type { CartService } from "../cart/cart.service.js";
+import type { CartPricingService } from "../cart/cart-pricing.service.js";
+import { actorLabel, type ServiceContext } from "../context.js";
+import type { ServiceDeps } from "../deps.js";
+import { ErrorCode, ForbiddenError, UnauthenticatedError, type UserErrorData, UserFacingError } from "../errors.js";
+import type { OrderRow } from "../order/transition.js";
+import type { RedemptionService } from "../redemption.service.js";
+import { validateCheckoutInput, type ValidCheckout } from "./checkout-input.js";
+import type { CheckoutInput, CheckoutResult } from "./checkout.types.js";
+import { compensateOrder } from "./compensate.step.js";
+import { confirmOrder } from "./confirm.step.js";
+import { paymentOfOrder, type PaymentRow } from "./payment-record.js";
+import { authorizePayment, capturePayment, type GatewayStepDeps, voidAuthorization } from "./payment.steps.js";
+import { PriceChangedError, placeOrder } from "./place-order.step.js";
+
+/** How long a saga owns its order before a retry or the recovery job may take it over. */
+export const SAGA_LEASE_MS = 60_000;
+const WAIT_POLL_MS = 40;
+
+export interface CheckoutServiceOptions {
+  gateway: PaymentGateway;
+  carts: CartService;
+  pricing: CartPricingService;
+  redemptions: RedemptionService;
+}
+
+export class CheckoutService {
+  /** Sagas running in this process, by store and key: a concurrent duplicate joins the first. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly steps: GatewayStepDeps;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly opts: CheckoutServiceOptions,
+  ) {
+    this.steps = { db: deps.db, gateway: opts.gateway, now: deps.now };
+  }
+
+  get gateway(): PaymentGateway {
+    return this.opts.gateway;
+  }
+
+  async complete(ctx: ServiceContext, raw: CheckoutInput): Promise<CheckoutResult> {
+    const caller = ctx.caller;
+    if (caller.kind === "anonymous") throw new UnauthenticatedError("Create a guest session or sign in to check out");
+    if (caller.kind === "staff") throw new ForbiddenError("Staff accounts do not check out");
+    const input = validateCheckoutInput(raw);
+    const key = `${ctx.store.id}|${input.idempotencyKey}`;
+    const running = this.inflight.get(key);
+    if (running) {
+      await running.catch(() => undefined);
+      return this.run(ctx, input);
+    }
+    const run = this.run(ctx, input);
+    this.inflight.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (this.inflight.get(key) === run) this.inflight.delete(key);
+    }
+  }
+
+  private async run(ctx: ServiceContext, input: ValidCheckout): Promise<CheckoutResult> {
+    const existing = await this.orderByKey(ctx.store.id, input.idempotencyKey);
+    if (existing) return this.replay(ctx, input, existing);
+    let placed: Awaited<ReturnType<typeof placeOrder>>;
+    try {
+      placed = await this.deps.db.transaction((tx) =>
+        placeOrder(
+          tx,
+          {
+            carts: this.opts.carts,
+            pricing: this.opts.pricing,
+            redemptions: this.opts.redemptions,
+            now: this.deps.now,
+            reservationTtlMs: this.deps.config.RESERVATION_TTL_SECONDS * 1000,
+            sagaLeaseMs: SAGA_LEASE_MS,
+            gatewayName: this.opts.gateway.name,
+          },
+          ctx,
+          input,
+        ),
+      );
+    } catch (e) {
+      if (e instanceof PriceChangedError) {
+        return { order: null, paymentClientSecret: null, priceChanges: e.priceChanges, userErrors: e.errors };
+      }
+      throw e;
+    }
+    if (placed.kind === "existing") return this.replay(ctx, input, placed.order);
+    await this.opts.carts.invalidate(placed.cart);
+    this.deps.faults?.at("checkout:after-place-order");
+    const payment = await paymentOfOrder(this.deps.db, ctx.store.id, placed.order.id);
+    if (!payment) throw new Error(`order ${placed.order.id} has no payment row`);
+    return this.settle(placed.order, payment, actorLabel(ctx.caller));
+  }
+
+  /** The answer for a key that already names an order: its stored outcome, or the saga's once it settles. */
+  private async replay(ctx: ServiceContext, input: ValidCheckout, order: OrderRow): Promise<CheckoutResult> {
+    const caller = ctx.caller;
+    const mine =
+      (caller.kind === "customer" && order.customerId === caller.customerId) ||
+      (caller.kind === "guest" && order.sessionId === caller.sessionId);
+    if (!mine || order.cartId !== input.cartId || (input.expectedTotal !== null && input.expectedTotal !== order.total)) {
+      throw new UserFacingError({
+        code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        message: "This idempotencyKey was used for another checkout; use a new key for a new checkout",
+        field: ["input", "idempotencyKey"],
+      });
+    }
+    const deadline = Date.now() + SAGA_LEASE_MS + 5_000;
+    let current = order;
+    for (;;) {
+      if (current.checkoutOutcome) return resultOf(current);
+      const leaseFree =
+        current.sagaLeaseUntil === null || current.sagaLeaseUntil.getTime() <= this.deps.now().getTime();
+      if (leaseFree && current.status === "PENDING") {
+        const resumed = await this.resume(current.storeId, current.id, actorLabel(caller));
+        if (resumed) return resumed;
+      }
+      if (Date.now() > deadline) return stillPending(current);
+      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+      const [fresh] = await this.deps.db
+        .select()
+        .from(orders)
+        .where(and(eq(orders.storeId, current.storeId), eq(orders.id, current.id)));
+      if (!fresh) throw new Error(`order ${current.id} vanished`);
+      current = fresh;
+    }
+  }
+
+  /**
+   * Takes over a PENDING order whose saga owner is gone (lease free) and drives it to an end; null when
+   * another owner holds it or it is settled. Used by retries, the recovery job and the webhook.
+   */
+  async resume(storeId: string, orderId: string, actor: string): Promise<CheckoutResult | null> {
+    const now = this.deps.now();
+    const [taken] = await this.deps.db
+      .update(orders)
+      .set({ sagaLeaseUntil: new Date(now.getTime() + SAGA_LEASE_MS) })
+      .where(
+        and(
+          eq(orders.storeId, storeId),
+          eq(orders.id, orderId),
+          eq(orders.status, "PENDING"),
+          or(isNull(orders.sagaLeaseUntil), lt(orders.sagaLeaseUntil, sql`${now.toISOString()}::timestamptz`)),
+        ),
+      )
+      .returning();
+    if (!taken) return null;
+    const payment = await paymentOfOrder(this.deps.db, storeId, orderId);
+    if (!payment) throw new Error(`order ${orderId} has no payment row`);
+    return this.settle(taken, payment, actor);
+  }
+
+  /** Drives a PENDING order the caller owns (its lease) from what its payment row says. */
+  private async settle(order: OrderRow, payment: PaymentRow, actor: string): Promise<CheckoutResult> {
+    if (order.total === 0) return this.confirm(order, payment, 0, actor, null);
+    let intentId = payment.intentId;
+    switch (payment.status) {
+      case "PENDING": {
+        const auth = await authorizePayment(this.steps, order, payment);
+        this.deps.faults?.at("checkout:after-authorize");
+        if (auth.kind === "declined") {
+          return this.fail(order, payment, {
+            status: "FAILED",
+            reason: `payment declined: ${auth.declineCode}`,
+            declineCode: auth.declineCode,
+            failureMessage: auth.message,
+            error: {
+              code: ErrorCode.PAYMENT_DECLINED,
+              message: `The card was declined (${auth.declineCode}): ${auth.message}`,
+              field: ["input", "paymentMethod"],
+            },
+            actor,
+          });
+        }
+        if (auth.kind === "requires_action") return this.reread(order);
+        if (auth.kind === "unknown") return this.letGo(order, auth.message);
+        intentId = auth.intentId;
+        break;
+      }
+      case "REQUIRES_ACTION": {
+        const intent = intentId ? await this.opts.gateway.retrieve(intentId) : null;
+        if (intent?.status === "captured") return this.confirm(order, payment, intent.amountReceived, actor, "captured");
+        if (intent?.status === "cancelled" || intent?.status === "requires_payment_method") {
+          return this.fail(order, payment, {
+            status: "FAILED",
+            reason: "authentication failed or was abandoned",
+            declineCode: intent.lastPaymentError?.declineCode ?? intent.lastPaymentError?.code ?? null,
+            failureMessage: intent.lastPaymentError?.message ?? null,
+            error: {
+              code: ErrorCode.PAYMENT_DECLINED,
+              message: intent.lastPaymentError?.message ?? "The card's authentication did not succeed",
+              field: ["input", "paymentMethod"],
+            },
+            actor,
+          });
+        }
+        if (intent?.status !== "authorized") return this.reread(order);
+        break;
+      }
+      case "AUTHORIZED":
+        break;
+      case "CAPTURED":
+        return this.confirm(order, payment, payment.captured || order.total, actor, null);
+      default:
+        return this.reread(order);
+    }
+    if (!intentId) throw new Error(`order ${order.id}: authorised without an intent id`);
+    const captured = await capturePayment(this.steps, payment, intentId);
+    if (captured.kind === "captured") return this.confirm(order, payment, captured.amountReceived, actor, "captured");
+    if (captured.kind === "unknown") return this.letGo(order, captured.message);
+    // The capture was refused for good: release the hold, then undo the order.
+    await voidAuthorization(this.steps, payment, intentId, "abandoned");
+    return this.fail(order, payment, {
+      status: "FAILED",
+      reason: `capture failed: ${captured.code}`,
+      declineCode: captured.code,
+      failureMessage: captured.message,
+      error: {
+        code: ErrorCode.PAYMENT_FAILED,
+        message: `The payment could not be completed (${captured.code}); nothing was charged`,
+        field: ["input", "paymentMethod"],
+      },
+      actor,
+    });
+  }
+
+  private async confirm(
+    order: OrderRow,
+    payment: PaymentRow,
+    captured: number,
+    actor: string,
+    event: "captured" | null,
+  ): Promise<CheckoutResult> {
+    const at = this.deps.now();
+    const confirmed = await this.deps.db.transaction((tx) =>
+      confirmOrder(tx, {
+        storeId: order.storeId,
+        orderId: order.id,
+        paymentId: payment.id,
+        from: "PENDING",
+        captured,
+        by: "system",
+        actor,
+        reason: captured > 0 ? "payment captured" : "nothing to pay",
+        paymentEvent: event ? { type: event, amount: captured } : null,
+        at,
+      }),
+    );
+    return confirmed ? resultOf(confirmed.order) : this.reread(order);
+  }
+
+  private async fail(
+    order: OrderRow,
+    payment: PaymentRow,
+    f: {
+      status: "FAILED" | "CANCELLED";
+      reason: string;
+      declineCode: string | null;
+      failureMessage: string | null;
+      error: UserErrorData;
+      actor: string;
+    },
+  ): Promise<CheckoutResult> {
+    const compensated = await this.deps.db.transaction((tx) =>
+      compensateOrder(tx, this.opts, {
+        storeId: order.storeId,
+        orderId: order.id,
+        paymentId: payment.id,
+        from: "PENDING",
+        reason: f.reason,
+        by: "system",
+        actor: f.actor,
+        paymentStatus: f.status,
+        declineCode: f.declineCode,
+        failureMessage: f.failureMessage,
+        paymentEvent: { type: "failed", data: { reason: f.reason } },
+        outcome: { userErrors: [f.error] },
+        reopenCart: true,
+        at: this.deps.now(),
+      }),
+    );
+    if (!compensated) return this.reread(order);
+    await this.opts.carts.invalidate(...compensated.carts);
+    return resultOf(compensated.order);
+  }
+
+  /** The gateway did not answer: give the lease up at once so a retry with the same key resumes. */
+  private async letGo(order: OrderRow, message: string): Promise<CheckoutResult> {
+    const [row] = await this.deps.db
+      .update(orders)
+      .set({ sagaLeaseUntil: null })
+      .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id), eq(orders.status, "PENDING")))
+      .returning();
+    return {
+      ...stillPending(row ?? order),
+      userErrors: [
+        {
+          code: ErrorCode.PAYMENT_FAILED,
+          message: `The payment could not be confirmed yet (${message}). The order stays PENDING and will be settled; retry with the same idempotencyKey to learn the result. You will never be charged twice`,
+          field: ["input", "paymentMethod"],
+        },
+      ],
+    };
+  }
+
+  private async reread(order: OrderRow): Promise<CheckoutResult> {
+    const [row] = await this.deps.db
+      .select()
+      .from(orders)
+      .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
+    return row?.checkoutOutcome ? resultOf(row) : stillPending(row ?? order);
+  }
+
+  private async orderByKey(storeId: string, key: string): Promise<OrderRow | null> {
+    const [row] = await this.deps.db
+      .select()
+      .from(orders)
+      .where(and(eq(orders.storeId, storeId), eq(orders.idempotencyKey, key)));
+    return row ?? null;
+  }
+}
+
+/** The stored answer of a settled checkout: the same payload for every retry with its key. */
+export function resultOf(order: OrderRow): CheckoutResult {
+  const outcome = order.checkoutOutcome;
+  return {
+    order,
+    paymentClientSecret: order.status === "PENDING" ? (outcome?.clientSecret ?? null) : null,
+    priceChanges: [],
+    userErrors: (outcome?.userErrors ?? []).map((e) => ({
+      code: e.code as UserErrorData["code"],
+      message: e.message,
+      field: e.field ?? undefined,
+    })),
+  };
+}
+
+function stillPending(order: OrderRow): CheckoutResult {
+  return {
+    order,
+    paymentClientSecret: null,
+    priceChanges: [],
+    userErrors: [
+      {
+        code: ErrorCode.PAYMENT_FAILED,
+        message: "The payment is still being confirmed; the order stays PENDING. Retry with the same idempotencyKey to learn the result",
+        field: ["input", "paymentMethod"],
+      },
+    ],
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Saga step T2, one transaction: the money is captured, so the order is CONFIRMED, the payment
+ * CAPTURED, and its held stock leaves the shelf (reservations COMMITTED: on hand - q, reserved - q),
+ * with history and events. Conditional on the order still being where the saga left it, so a webhook
+ * and the saga (or recovery) confirming at once confirm it once.
+ */
+import type { Tx } from "../../db/client.js";
+import { commitReservations } from "../inventory/reservations.js";
+import { stockStateEvents } from "../inventory/stock-events.js";
+import type { OrderStatus, TransitionActor } from "../order/order-status.js";
+import { applyTransition, type OrderRow } from "../order/transition.js";
+import { writeOutboxMany } from "../outbox.js";
+import { type PaymentEventRecord, updatePayment } from "./payment-record.js";
+
+export interface ConfirmInput {
+  storeId: string;
+  orderId: string;
+  paymentId: string;
+  from: Extract<OrderStatus, "PENDING" | "ON_HOLD">;
+  captured: number;
+  by: TransitionActor;
+  actor: string;
+  reason: string;
+  paymentEvent: PaymentEventRecord | null;
+  at: Date;
+}
+
+export async function confirmOrder(
+  tx: Tx,
+  input: ConfirmInput,
+): Promise<{ order: OrderRow; available: Map<string, number> } | null> {
+  const order = await applyTransition(tx, {
+    storeId: input.storeId,
+    orderId: input.orderId,
+    from: input.from,
+    to: "CONFIRMED",
+    by: input.by,
+    actor: input.actor,
+    reason: input.reason,
+    at: input.at,
+    set: {
+      paymentStatus: "CAPTURED",
+      sagaLeaseUntil: null,
+      reservationExpiresAt: null,
+      checkoutOutcome: { userErrors: [] },
+    },
+  });
+  if (!order) return null;
+  const committed = await commitReservations(tx, input.storeId, order.id, input.actor, `order ${order.number}`, input.at);
+  await updatePayment(
+    tx,
+    input.storeId,
+    input.paymentId,
+    { status: "CAPTURED", captured: input.captured },
+    input.paymentEvent,
+    input.at,
+  );
+  await writeOutboxMany(tx, stockStateEvents(input.storeId, committed.changes, input.at));
+  return { order, available: new Map([...committed.after].map(([id, a]) => [id, a.available])) };
+}

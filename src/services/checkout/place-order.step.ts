@@ -1,0 +1,348 @@
+/**
+ * Saga step 1 (T1), one short transaction: the cart becomes a PENDING order whose stock is held and
+ * whose discount uses are counted, or nothing happens at all.
+ *
+ * In order: lock the cart; if the idempotency key already names an order, stop (the caller replays it);
+ * check the cart can be ordered; lock its variants (ascending id) and re-price every line at today's
+ * price (lower prices apply to the buyer's favour; higher ones need acceptPriceChanges or a matching
+ * expectedTotal); re-check every code; reserve stock with one conditional UPDATE; insert the order with
+ * line snapshots, history, payment row and outbox events; count each code's use (the redemption's
+ * conditional UPDATE); mark the cart CHECKED_OUT. Any refusal throws before COMMIT, so every write of
+ * the step rolls back together.
+ *
+ * Compensation: compensate.step.ts (releases the stock, gives the uses back, cancels the order and
+ * gives the shopper their cart back).
+ */
+import { randomUUID } from "node:crypto";
+import { and, eq, sql } from "drizzle-orm";
+import type { Tx } from "../../db/client.js";
+import {
+  type AddressJson,
+  inventoryReservations,
+  orderItems,
+  orderNumbers,
+  orderStatusHistory,
+  orders,
+  payments,
+} from "../../db/schema.js";
+import { MAX_PAYMENT_AMOUNT } from "../../payments/index.js";
+import type { CartService } from "../cart/cart.service.js";
+import type { CartRecord } from "../cart/cart.types.js";
+import type { CartPricingService } from "../cart/cart-pricing.service.js";
+import { reasonText } from "../cart/cart-pricing.service.js";
+import { actorLabel, type ServiceContext } from "../context.js";
+import { ErrorCode, type UserErrorData, UserFacingError, userError } from "../errors.js";
+import { type LockedVariant, lockVariants, mergeLines, moveStock } from "../inventory/stock.js";
+import { stockStateEvents } from "../inventory/stock-events.js";
+import { assertOrderSubtotal } from "../money-bounds.js";
+import type { OrderRow } from "../order/transition.js";
+import { writeOutboxMany } from "../outbox.js";
+import type { RedemptionService } from "../redemption.service.js";
+import type { ValidCheckout } from "./checkout-input.js";
+import type { PriceChangeView } from "./checkout.types.js";
+
+export const ORDER_CREATED = "order.created";
+
+/** PRICE_CHANGED, with every line whose price rose. */
+export class PriceChangedError extends UserFacingError {
+  constructor(
+    readonly priceChanges: PriceChangeView[],
+    errors: UserErrorData[],
+  ) {
+    super(errors);
+  }
+}
+
+export interface PlaceOrderDeps {
+  carts: CartService;
+  pricing: CartPricingService;
+  redemptions: RedemptionService;
+  now: () => Date;
+  /** How long stock is held for a PENDING order. */
+  reservationTtlMs: number;
+  /** How long the saga that placed the order owns it before recovery may take over. */
+  sagaLeaseMs: number;
+  gatewayName: string;
+}
+
+export type PlaceOrderResult =
+  | { kind: "placed"; order: OrderRow; paymentId: string; cart: { id: string; version: number }; available: Map<string, number> }
+  | { kind: "existing"; order: OrderRow };
+
+/** The payment's base idempotency key; every gateway call derives its own key from it. */
+export const paymentKeyFor = (orderId: string) => `order_${orderId}`;
+
+export async function placeOrder(
+  tx: Tx,
+  deps: PlaceOrderDeps,
+  ctx: ServiceContext,
+  input: ValidCheckout,
+): Promise<PlaceOrderResult> {
+  const storeId = ctx.store.id;
+  const cart = await deps.carts.lockForCheckout(tx, ctx, input.cartId);
+
+  // Under the cart lock: a concurrent duplicate that got here first has committed its order by now.
+  const [existing] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.storeId, storeId), eq(orders.idempotencyKey, input.idempotencyKey)));
+  if (existing) return { kind: "existing", order: existing };
+
+  if (cart.status !== "ACTIVE" && cart.status !== "ABANDONED") {
+    throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${cart.status.toLowerCase()}`, { field: ["input", "cartId"] });
+  }
+  if (cart.lines.length === 0) throw userError(ErrorCode.CART_EMPTY, "The cart is empty", { field: ["input", "cartId"] });
+  const problems: UserErrorData[] = [];
+  const address: AddressJson | null = input.shippingAddress ?? cart.shippingAddress;
+  if (!address) {
+    problems.push({
+      code: ErrorCode.SHIPPING_ADDRESS_REQUIRED,
+      message: "Give a shipping address (here or with cartShippingAddressUpdate)",
+      field: ["input", "shippingAddress"],
+    });
+  }
+  if (!cart.shippingMethodId) {
+    problems.push({
+      code: ErrorCode.SHIPPING_METHOD_REQUIRED,
+      message: "Choose a shipping method (cartShippingMethodSelect)",
+      field: ["input", "cartId"],
+    });
+  }
+  const caller = ctx.caller;
+  const email = caller.kind === "customer" ? caller.email : (input.email ?? cart.email);
+  if (!email) {
+    problems.push({
+      code: ErrorCode.INVALID_INPUT,
+      message: "An email is required to check out as a guest",
+      field: ["input", "email"],
+    });
+  }
+  if (problems.length) throw new UserFacingError(problems);
+
+  const variants = await lockVariants(
+    tx,
+    storeId,
+    cart.lines.map((l) => l.variantId),
+  );
+  const unavailable: UserErrorData[] = [];
+  for (const line of cart.lines) {
+    const v = variants.get(line.variantId);
+    if (!v?.productActive) {
+      unavailable.push({
+        code: ErrorCode.VARIANT_UNAVAILABLE,
+        message: `${v?.sku ?? "An item"} is no longer for sale`,
+        field: ["input", "cartId"],
+        variantId: line.variantId,
+      });
+    }
+  }
+  if (unavailable.length) throw new UserFacingError(unavailable);
+
+  // Today's price for every line: a drop is the buyer's, a rise needs their consent.
+  const priceChanges: PriceChangeView[] = [];
+  const repriced: CartRecord = {
+    ...cart,
+    email,
+    shippingAddress: address,
+    lines: cart.lines.map((line) => {
+      const current = (variants.get(line.variantId) as LockedVariant).price;
+      if (current > line.unitPrice) {
+        priceChanges.push({
+          lineId: line.id,
+          variantId: line.variantId,
+          previousUnitPrice: line.unitPrice,
+          newUnitPrice: current,
+        });
+      }
+      return { ...line, unitPrice: current };
+    }),
+  };
+  const { result: pricing } = await deps.pricing.price(storeId, repriced, tx);
+  const totals = pricing.totals;
+
+  if (pricing.shipping.issue === "SHIPPING_METHOD_UNAVAILABLE") {
+    throw userError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The selected shipping method does not ship to this address", {
+      field: ["input", "shippingAddress"],
+    });
+  }
+  const refusedCodes = pricing.discounts
+    .filter((d) => !d.applicable)
+    .map(
+      (d): UserErrorData => ({
+        code: d.reason ?? ErrorCode.DISCOUNT_NOT_APPLICABLE,
+        message: `Code ${d.code} no longer applies: ${reasonText(d.reason ?? ErrorCode.DISCOUNT_NOT_APPLICABLE, d.requiredAmount)}; remove it or change the cart`,
+        field: ["input", "cartId"],
+        ...(d.requiredAmount === undefined ? {} : { requiredAmount: d.requiredAmount }),
+      }),
+    );
+  if (refusedCodes.length) throw new UserFacingError(refusedCodes);
+
+  const consented = input.acceptPriceChanges || input.expectedTotal === totals.total;
+  if ((priceChanges.length > 0 || (input.expectedTotal !== null && input.expectedTotal !== totals.total)) && !consented) {
+    throw new PriceChangedError(priceChanges, [
+      {
+        code: ErrorCode.PRICE_CHANGED,
+        message:
+          priceChanges.length > 0
+            ? `${priceChanges.length} item(s) cost more than when added; the total is now ${totals.total}. Confirm with acceptPriceChanges or expectedTotal`
+            : `The total is now ${totals.total}, not ${input.expectedTotal}`,
+        field: ["input", "expectedTotal"],
+        requiredAmount: totals.total,
+      },
+    ]);
+  }
+  assertOrderSubtotal(totals.subtotal, ["input", "cartId"]);
+  if (totals.total > MAX_PAYMENT_AMOUNT) {
+    throw userError(ErrorCode.CART_LIMIT_REACHED, `An order may total at most ${MAX_PAYMENT_AMOUNT} (minor units)`, {
+      field: ["input", "cartId"],
+    });
+  }
+
+  const wanted = mergeLines(cart.lines);
+  const short = wanted
+    .map((w) => ({ want: w, variant: variants.get(w.variantId) as LockedVariant }))
+    .filter(({ want, variant }) => variant.available < want.quantity)
+    .map(
+      ({ variant }): UserErrorData => ({
+        code: ErrorCode.INSUFFICIENT_STOCK,
+        message: `Only ${Math.max(0, variant.available)} of ${variant.sku} available`,
+        field: ["input", "cartId"],
+        variantId: variant.id,
+        available: Math.max(0, variant.available),
+      }),
+    );
+  if (short.length) throw new UserFacingError(short);
+
+  const now = deps.now();
+  const orderId = randomUUID();
+  const [numbered] = await tx.execute<{ n: string }>(sql`select nextval(${orderNumbers.seqName}) as n`);
+  const number = String(numbered?.n);
+  const reservationExpiresAt = new Date(now.getTime() + deps.reservationTtlMs);
+  const pricedLine = new Map(pricing.lines.map((l) => [l.lineId, l]));
+
+  const [order] = await tx
+    .insert(orders)
+    .values({
+      id: orderId,
+      storeId,
+      number,
+      customerId: caller.kind === "customer" ? caller.customerId : null,
+      sessionId: caller.kind === "guest" ? caller.sessionId : null,
+      email,
+      cartId: cart.id,
+      status: "PENDING",
+      paymentStatus: "PENDING",
+      subtotal: totals.subtotal,
+      discount: totals.discount,
+      shipping: totals.shipping,
+      shippingTax: totals.shippingTax,
+      tax: totals.tax,
+      total: totals.total,
+      currency: cart.currency,
+      shippingAddress: address,
+      billingAddress: input.billingAddress ?? address,
+      shippingMethodId: cart.shippingMethodId,
+      idempotencyKey: input.idempotencyKey,
+      requestHash: `${cart.id}|${totals.total}`,
+      clientIp: ctx.clientIp ?? null,
+      sagaLeaseUntil: new Date(now.getTime() + deps.sagaLeaseMs),
+      reservationExpiresAt,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  if (!order) throw new Error("order insert returned nothing");
+
+  // Uses are counted after the order exists (a redemption points at it), in ascending code id order.
+  const codes = pricing.discounts.filter((d) => d.applicable && d.id).map((d) => d.id as string).sort();
+  for (const discountId of codes) {
+    await deps.redemptions.consume(tx, {
+      storeId,
+      discountId,
+      orderId,
+      customerId: order.customerId,
+      email: order.customerId ? null : email,
+    });
+  }
+
+  const reserved = await moveStock(tx, storeId, "reserve", wanted, variants);
+  if (reserved.refused.length) throw new Error("stock moved under lock");
+
+  await tx.insert(orderItems).values(
+    cart.lines.map((line) => {
+      const v = variants.get(line.variantId) as LockedVariant;
+      const p = pricedLine.get(line.id);
+      const subtotal = v.price * line.quantity;
+      return {
+        storeId,
+        orderId,
+        productId: v.productId,
+        variantId: v.id,
+        productName: v.productName,
+        variantTitle: v.title,
+        sku: v.sku,
+        attributes: v.attributes,
+        customOptions: line.customOptions,
+        unitPrice: v.price,
+        quantity: line.quantity,
+        lineSubtotal: subtotal,
+        lineDiscount: p?.discount ?? 0,
+        lineTax: p?.tax ?? 0,
+        total: p?.total ?? subtotal,
+      };
+    }),
+  );
+  await tx.insert(inventoryReservations).values(
+    wanted.map((w) => ({
+      storeId,
+      orderId,
+      variantId: w.variantId,
+      quantity: w.quantity,
+      status: "ACTIVE" as const,
+      expiresAt: reservationExpiresAt,
+    })),
+  );
+  await tx.insert(orderStatusHistory).values({
+    storeId,
+    orderId,
+    fromStatus: null,
+    toStatus: "PENDING",
+    actor: actorLabel(caller),
+    reason: "checkout",
+    at: now,
+  });
+  const [payment] = await tx
+    .insert(payments)
+    .values({
+      storeId,
+      orderId,
+      gateway: deps.gatewayName,
+      amount: totals.total,
+      currency: cart.currency,
+      status: "PENDING",
+      paymentMethod: input.paymentMethod,
+      idempotencyKey: paymentKeyFor(orderId),
+    })
+    .returning({ id: payments.id });
+  if (!payment) throw new Error("payment insert returned nothing");
+  await writeOutboxMany(tx, [
+    {
+      storeId,
+      topic: ORDER_CREATED,
+      key: orderId,
+      payload: {
+        orderId,
+        number,
+        customerId: order.customerId,
+        email,
+        total: totals.total,
+        currency: cart.currency,
+        at: now.toISOString(),
+      },
+    },
+    ...stockStateEvents(storeId, reserved.changes, now),
+  ]);
+  const checkedOut = await deps.carts.markCheckedOut(tx, cart);
+  const available = new Map([...reserved.after].map(([id, a]) => [id, a.available]));
+  return { kind: "placed", order, paymentId: payment.id, cart: checkedOut, available };
+}
