@@ -63,8 +63,18 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
   try {
     if (!opts.skipMigrations) await runMigrations(databaseUrl);
     const database = createDatabase(databaseUrl, { poolSize: config.DATABASE_POOL_SIZE });
+    const redisTarget = config.REDIS_CLUSTER_NODES
+      ? { clusterNodes: config.REDIS_CLUSTER_NODES }
+      : config.REDIS_URL;
     const infra =
-      opts.infra ?? (config.REDIS_URL ? createRedisInfra(config.REDIS_URL, { logger }) : createMemoryInfra());
+      opts.infra ??
+      (redisTarget
+        ? createRedisInfra(redisTarget, {
+            logger,
+            commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+            breakerOpenMs: config.REDIS_BREAKER_OPEN_MS,
+          })
+        : createMemoryInfra());
     const tokens = new TokenService(await jwtSecret(config, logger), config.JWT_TTL_SECONDS);
     const services = createServices({
       db: database.db,
