@@ -39,8 +39,9 @@ export function createCommandClient(target: RedisTarget, s: ConnectionSettings):
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: s.connectTimeoutMs,
-    // A Redis that accepts connections but stops answering must not hang requests either.
-    commandTimeout: s.commandTimeoutMs,
+    // Callers stop waiting after commandTimeoutMs (see withDeadline); this later backstop makes
+    // ioredis drop commands a hung Redis never answers, so they do not pile up in its queue.
+    commandTimeout: s.commandTimeoutMs + 1_000,
     lazyConnect: false,
     disconnectTimeout: DISCONNECT_TIMEOUT_MS,
   };
@@ -75,6 +76,43 @@ export function createSubscriberClient(target: RedisTarget, s: ConnectionSetting
     clusterRetryStrategy: retryDelay,
     slotsRefreshTimeout: s.connectTimeoutMs,
     redisOptions: node,
+  });
+}
+
+export class RedisTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Redis did not answer within ${ms} ms`);
+    this.name = "RedisTimeoutError";
+  }
+}
+
+/**
+ * Rejects with RedisTimeoutError when `command` has not settled after `ms`. Unlike a bare timer, a
+ * reply that arrived while the event loop was busy (GC, a long synchronous task) is not mistaken for a
+ * timeout: timers run before the loop reads sockets, so on expiry it looks once more after that read
+ * (setImmediate runs after it) before giving up. A busy process must not open the circuit on a Redis
+ * that answered in time.
+ */
+export function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (!settled) reject(new RedisTimeoutError(ms));
+      });
+    }, ms);
+    command.then(
+      (value) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
 }
 

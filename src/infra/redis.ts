@@ -33,6 +33,7 @@ import {
   isCluster,
   isUnavailable,
   type RedisTarget,
+  withDeadline,
 } from "./redis-connection.js";
 import { createRedisPubSub } from "./redis-pubsub.js";
 import { type Connected, defineScripts } from "./redis-scripts.js";
@@ -80,7 +81,7 @@ export function createRedisInfra(target: RedisTarget, opts: RedisInfraOptions): 
   const guard = <T>(op: (redis: Connected) => Promise<T>): Promise<T> =>
     breaker.call(async () => {
       if (client.status !== "ready") await firstAttempt;
-      return op(connected);
+      return withDeadline(op(connected), settings.commandTimeoutMs);
     });
 
   let warnedAt = 0;
