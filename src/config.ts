@@ -3,6 +3,7 @@
  * A bad value stops start-up with a message that names the variable.
  */
 import { z } from "zod";
+import { REDIS_DEFAULTS } from "./infra/redis-defaults.js";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -49,9 +50,9 @@ const envSchema = z.object({
   /** A Redis Cluster instead of REDIS_URL: seed nodes as host:port,host:port,... */
   REDIS_CLUSTER_NODES: z.string().transform(parseHostPorts).optional(),
   /** Per-command timeout on Redis: the most one call can lose to a hung Redis before the circuit opens. */
-  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(500),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(REDIS_DEFAULTS.commandTimeoutMs),
   /** How long Redis is skipped after a timeout or connection error (circuit open); 0 disables that. */
-  REDIS_BREAKER_OPEN_MS: int(0, 600_000).default(5_000),
+  REDIS_BREAKER_OPEN_MS: int(0, 600_000).default(REDIS_DEFAULTS.breakerOpenMs),
   DEFAULT_STORE: z
     .string()
     .regex(/^[a-z0-9-]+$/, "must be a store handle")

@@ -9,11 +9,10 @@
  *
  * Key scheme. `<ns>` is the namespace (default "cartograph:"; tests give each file its own), and must
  * not contain braces, so the only hash tag in a key is the one chosen below:
- *   <ns><key>                          cache entries (the caller's key, e.g. cart:<id>): single-key
- *                                      commands and a one-key script (setIfNewer). del(a, b, ...) is
- *                                      sent as one DEL per key, so keys never need to share a slot.
- *   <ns><key>                          rate-limit windows (the caller's key, e.g. rl:<who>): one MULTI
- *                                      on that one key.
+ *   <ns><key>                          cache entries and rate-limit windows, under the caller's key
+ *                                      (cart:<id>, rl:<who>): single-key commands, a one-key script
+ *                                      (setIfNewer), a one-key MULTI (hit). del(a, b, ...) is sent as
+ *                                      one DEL per key, so those keys never need to share a slot.
  *   <ns>stock:{<storeId>}:<variantId>  stock gate counters; hash tag = store, so every script over a
  *                                      store's counters (take, giveBack, set) and forget's DEL touch
  *                                      one slot. A store's flash sale is served by one shard.
@@ -35,6 +34,7 @@ import {
   type RedisTarget,
   withDeadline,
 } from "./redis-connection.js";
+import { REDIS_DEFAULTS } from "./redis-defaults.js";
 import { createRedisPubSub } from "./redis-pubsub.js";
 import { type Connected, defineScripts } from "./redis-scripts.js";
 import { createRedisStockGate } from "./redis-stock-gate.js";
@@ -53,8 +53,6 @@ export interface RedisInfraOptions {
   /** Bound on establishing a connection (default 2000 ms). */
   connectTimeoutMs?: number;
 }
-
-export const REDIS_DEFAULTS = { commandTimeoutMs: 500, breakerOpenMs: 5_000, connectTimeoutMs: 2_000 };
 
 export function createRedisInfra(target: RedisTarget, opts: RedisInfraOptions): Infra {
   const ns = opts.namespace ?? "cartograph:";
