@@ -3,6 +3,7 @@
  * A bad value stops start-up with a message that names the variable.
  */
 import { z } from "zod";
+import { REDIS_DEFAULTS } from "./infra/redis-defaults.js";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -20,6 +21,24 @@ const url = (protocols: string[]) =>
     `must be a URL with protocol ${protocols.join(" or ")}`,
   );
 
+/** "host:port,host:port" (IPv6 hosts in brackets) -> addresses; a bad entry is an issue naming it. */
+function parseHostPorts(value: string, ctx: z.RefinementCtx): { host: string; port: number }[] {
+  const nodes: { host: string; port: number }[] = [];
+  for (const entry of value.split(",").map((e) => e.trim())) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a comma-separated list of host:port (bad: "${entry}")`,
+      });
+      return z.NEVER;
+    }
+    nodes.push({ host: m[1]!.replace(/^\[(.*)\]$/, "$1"), port });
+  }
+  return nodes;
+}
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: int(0, 65535).default(4000),
@@ -34,6 +53,12 @@ const envSchema = z.object({
   /** How often the replica's lag is measured; must be below DATABASE_READ_MAX_LAG_MS. */
   DATABASE_READ_PROBE_MS: int(10, 600_000).default(250),
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
+  /** A Redis Cluster instead of REDIS_URL: seed nodes as host:port,host:port,... */
+  REDIS_CLUSTER_NODES: z.string().transform(parseHostPorts).optional(),
+  /** Per-command timeout on Redis: the most one call can lose to a hung Redis before the circuit opens. */
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(REDIS_DEFAULTS.commandTimeoutMs),
+  /** How long Redis is skipped after a timeout or connection error (circuit open); 0 disables that. */
+  REDIS_BREAKER_OPEN_MS: int(0, 600_000).default(REDIS_DEFAULTS.breakerOpenMs),
   DEFAULT_STORE: z
     .string()
     .regex(/^[a-z0-9-]+$/, "must be a store handle")
@@ -131,6 +156,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (e.NODE_ENV === "production" && !e.JWT_SECRET) {
     throw new ConfigError(["JWT_SECRET: required when NODE_ENV=production"]);
+  }
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    throw new ConfigError([
+      "REDIS_CLUSTER_NODES: set either REDIS_URL (one node) or REDIS_CLUSTER_NODES, not both",
+    ]);
   }
   if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError(["STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set"]);

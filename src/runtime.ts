@@ -82,8 +82,18 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       // A replica that is down at start-up is skipped, not fatal: the primary serves until it is up.
       await readReplica.start();
     }
+    const redisTarget = config.REDIS_CLUSTER_NODES
+      ? { clusterNodes: config.REDIS_CLUSTER_NODES }
+      : config.REDIS_URL;
     const infra =
-      opts.infra ?? (config.REDIS_URL ? createRedisInfra(config.REDIS_URL, { logger }) : createMemoryInfra());
+      opts.infra ??
+      (redisTarget
+        ? createRedisInfra(redisTarget, {
+            logger,
+            commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+            breakerOpenMs: config.REDIS_BREAKER_OPEN_MS,
+          })
+        : createMemoryInfra());
     const tokens = new TokenService(await jwtSecret(config, logger), config.JWT_TTL_SECONDS);
     const services = createServices({
       db: database.db,
@@ -110,10 +120,11 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
         const migrated =
           reachable && (await appliedMigrationCount(database.sql).catch(() => 0)) >= expectedMigrations;
         // Redis is detail: without it the API serves from PostgreSQL (slower, single-instance events).
+        const health = infra.health();
         const redis =
           infra.kind === "memory"
             ? { configured: false }
-            : { configured: true, reachable: await infra.ping() };
+            : { configured: true, kind: health.kind, reachable: await infra.ping(), breaker: health.breaker };
         return {
           ready: reachable && migrated,
           database: { reachable, migrated },

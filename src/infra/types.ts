@@ -3,7 +3,7 @@
  * an in-memory twin (embedded default, single process); the contract tests run the same cases on both.
  */
 
-/** A string cache. Failures never propagate: a cache that is down is a cache that misses. */
+/** A string cache. Failures never propagate: a cache that is down is a cache that misses (and a no-op). */
 export interface Cache {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
@@ -16,8 +16,11 @@ export interface Cache {
    * newer one. Read them with getVersioned, not get.
    */
   setIfNewer(key: string, version: number, value: string, ttlSeconds: number): Promise<void>;
-  /** Reads a versioned entry and, when present, resets its TTL (activity keeps it warm). */
-  getVersioned(key: string, ttlSeconds: number): Promise<{ version: number; value: string } | null>;
+  /**
+   * Reads a versioned entry WITHOUT touching its TTL: a copy is only worth keeping warm once the caller
+   * has checked its version against PostgreSQL, and then the caller says so with `touch`.
+   */
+  getVersioned(key: string): Promise<{ version: number; value: string } | null>;
 }
 
 /** How versioned entries are stored: "<version>|<value>". */
@@ -47,6 +50,8 @@ export interface Subscription extends AsyncIterableIterator<Record<string, unkno
   /**
    * Resolves once the subscription is established: every message published from then on is delivered.
    * (Redis acknowledges SUBSCRIBE asynchronously; while Redis is down this waits for it to come back.)
+   * On a Redis Cluster a message published shortly BEFORE may still arrive (it was crossing the cluster
+   * bus between nodes); subscribers already tolerate extra deliveries (they dedupe by id).
    * Rejects when the subscription could not be made (the adapter was closed first).
    */
   readonly ready: Promise<void>;
@@ -78,18 +83,71 @@ export interface RateLimitResult {
 
 /**
  * Fixed-window counter per key; counting is atomic, so N concurrent hits allow exactly `limit`.
- * A limiter that cannot reach Redis allows the request (protection, not correctness).
+ * Fails closed: a limiter that cannot reach Redis keeps counting in process (per instance, same
+ * fixed-window rule) instead of letting requests through.
  */
 export interface RateLimiter {
   hit(key: string, limit: number, windowSeconds: number): Promise<RateLimitResult>;
 }
 
+export interface StockLine {
+  variantId: string;
+  /** Units, a positive integer. Lines naming the same variant count together. */
+  quantity: number;
+}
+
+export interface StockCount {
+  variantId: string;
+  /** What PostgreSQL says can still be sold (on hand - reserved), a non-negative integer. */
+  available: number;
+}
+
+export type StockGateResult = { admitted: true } | { admitted: false; short: StockCount[] };
+
+/**
+ * An early "sold out" answer for flash sales, so that buyers of a sold-out variant are refused from
+ * Redis alone instead of queueing on PostgreSQL row locks. PostgreSQL stays the only truth: the gate
+ * may refuse early, it is never the reason stock is oversold (checkout re-checks everything there).
+ * Without Redis (down, or the circuit open) `take` admits and the others do nothing.
+ */
+export interface StockGate {
+  /**
+   * Atomically over all lines: if every line whose counter exists has counter >= quantity, decrements
+   * those counters and admits; otherwise changes nothing and refuses, naming each short line with its
+   * counter's value. Lines without a counter pass (unknown: the database decides).
+   */
+  take(storeId: string, lines: StockLine[]): Promise<StockGateResult>;
+  /** Gives units back to counters that exist (compensation, reservation release or expiry). */
+  giveBack(storeId: string, lines: StockLine[]): Promise<void>;
+  /** Sets counters from PostgreSQL's figures; the TTL (default 60 s) bounds how long they can drift. */
+  set(storeId: string, counts: StockCount[], ttlSeconds?: number): Promise<void>;
+  /** Drops counters: those variants pass until they are set again. */
+  forget(storeId: string, variantIds: string[]): Promise<void>;
+}
+
+/** How long stock gate counters live unless `set` is given a TTL. */
+export const STOCK_GATE_DEFAULT_TTL_SECONDS = 60;
+
+/** closed: calls go to Redis; open: they are answered at once in degraded mode; half-open: one probe. */
+export type BreakerState = "closed" | "open" | "half-open";
+
+export interface InfraHealth {
+  kind: Infra["kind"];
+  /** Last known reachability of Redis: connected and the circuit closed. null: no Redis configured. */
+  reachable: boolean | null;
+  /** null: no circuit breaker (in-memory infra, or REDIS_BREAKER_OPEN_MS=0). */
+  breaker: BreakerState | null;
+}
+
 export interface Infra {
-  kind: "redis" | "memory";
+  kind: "redis" | "redis-cluster" | "memory";
   cache: Cache;
   pubsub: PubSub;
   rateLimiter: RateLimiter;
-  /** Readiness: is the backing store reachable? Memory is always ready. */
+  stockGate: StockGate;
+  /** Readiness: is the backing store reachable (a PING answered)? Memory is always ready. */
   ping(): Promise<boolean>;
+  /** What is known right now, without a round trip (for /readyz and logs). */
+  health(): InfraHealth;
   close(): Promise<void>;
 }

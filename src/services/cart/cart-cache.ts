@@ -17,9 +17,9 @@ export class CartCache {
     private readonly ttlSeconds: number,
   ) {}
 
-  /** Reads a cart and refreshes its TTL (activity keeps it warm). */
+  /** Reads a cart; its TTL is left alone (see Cache.getVersioned). */
   async get(cartId: string): Promise<CartRecord | null> {
-    const entry = await this.cache.getVersioned(key(cartId), this.ttlSeconds);
+    const entry = await this.cache.getVersioned(key(cartId));
     const raw = entry?.value;
     if (!raw) return null; // a miss or a tombstone
     try {

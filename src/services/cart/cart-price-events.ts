@@ -4,6 +4,7 @@
  * re-read on each event, so lines added or removed after subscribing are taken into account.
  */
 
+import { RecentIds } from "../../infra/recent-ids.js";
 import { VARIANT_PRICE_CHANGED } from "../catalog.service.js";
 import type { ServiceContext } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
@@ -40,13 +41,12 @@ export class CartPriceEvents {
     );
     await subscription.ready;
     const carts = this.carts;
-    const seen = new Set<number>();
+    const seen = new RecentIds<number>();
     return {
       async *[Symbol.asyncIterator]() {
         for await (const message of subscription) {
           // Delivery is at least once: an event republished after a relay failure is dropped here.
-          if (!isOutboxMessage(message) || seen.has(message.id)) continue;
-          seen.add(message.id);
+          if (!isOutboxMessage(message) || !seen.add(message.id)) continue;
           const { variantId, previousPrice, newPrice } = message.payload;
           if (typeof variantId !== "string" || typeof newPrice !== "number") continue;
           const current = await carts.get(ctx, cart.id);

@@ -333,9 +333,13 @@ export class CartService {
    * its lines, so they can try another card. A customer who opened another cart meanwhile keeps that
    * one, and the failed cart's lines are merged into it. Returns the carts whose cached copies changed.
    */
-  async reopenAfterCheckout(tx: Tx, storeId: string, cartId: string): Promise<{ id: string; version: number }[]> {
+  async reopenAfterCheckout(
+    tx: Tx,
+    storeId: string,
+    cartId: string,
+  ): Promise<{ id: string; version: number }[]> {
     const cart = await loadCart(tx, storeId, cartId, { lock: true });
-    if (!cart || cart.status !== "CHECKED_OUT") return [];
+    if (cart?.status !== "CHECKED_OUT") return [];
     const now = this.deps.now();
     const notice: CartNoticeJson = {
       code: ErrorCode.PAYMENT_FAILED,
@@ -366,7 +370,12 @@ export class CartService {
         await this.applyMergePlan(tx, target, plan);
         const [merged] = await tx
           .update(carts)
-          .set({ status: "MERGED", mergedIntoCartId: target.id, version: sql`${carts.version} + 1`, updatedAt: now })
+          .set({
+            status: "MERGED",
+            mergedIntoCartId: target.id,
+            version: sql`${carts.version} + 1`,
+            updatedAt: now,
+          })
           .where(and(eq(carts.storeId, storeId), eq(carts.id, cart.id)))
           .returning({ id: carts.id, version: carts.version });
         const updated = await this.finishWrite(tx, target, { notices: [notice, ...plan.notices] });

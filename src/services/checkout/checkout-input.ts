@@ -30,7 +30,10 @@ export function validateCheckoutInput(input: CheckoutInput): ValidCheckout {
   };
   if (!isUuid(input.cartId)) bad("cartId", "Cart not found", ErrorCode.NOT_FOUND);
   if (!IDEMPOTENCY_KEY.test(input.idempotencyKey)) {
-    bad("idempotencyKey", "idempotencyKey must be 8 to 200 characters of letters, digits, '.', '_', ':' or '-'");
+    bad(
+      "idempotencyKey",
+      "idempotencyKey must be 8 to 200 characters of letters, digits, '.', '_', ':' or '-'",
+    );
   }
   if (!PAYMENT_METHOD.test(input.paymentMethod)) {
     bad("paymentMethod", "paymentMethod must be a payment token from the gateway, e.g. pm_card_visa");

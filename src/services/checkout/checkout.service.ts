@@ -23,15 +23,26 @@ import type { CartService } from "../cart/cart.service.js";
 import type { CartPricingService } from "../cart/cart-pricing.service.js";
 import { actorLabel, type ServiceContext } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
-import { ErrorCode, ForbiddenError, UnauthenticatedError, type UserErrorData, UserFacingError } from "../errors.js";
+import {
+  ErrorCode,
+  ForbiddenError,
+  UnauthenticatedError,
+  type UserErrorData,
+  UserFacingError,
+} from "../errors.js";
 import type { OrderRow } from "../order/transition.js";
 import type { RedemptionService } from "../redemption.service.js";
-import { validateCheckoutInput, type ValidCheckout } from "./checkout-input.js";
 import type { CheckoutInput, CheckoutResult } from "./checkout.types.js";
+import { type ValidCheckout, validateCheckoutInput } from "./checkout-input.js";
 import { compensateOrder } from "./compensate.step.js";
 import { confirmOrder } from "./confirm.step.js";
-import { paymentOfOrder, type PaymentRow } from "./payment-record.js";
-import { authorizePayment, capturePayment, type GatewayStepDeps, voidAuthorization } from "./payment.steps.js";
+import {
+  authorizePayment,
+  capturePayment,
+  type GatewayStepDeps,
+  voidAuthorization,
+} from "./payment.steps.js";
+import { type PaymentRow, paymentOfOrder } from "./payment-record.js";
 import { PriceChangedError, placeOrder } from "./place-order.step.js";
 
 /** How long a saga owns its order before a retry or the recovery job may take it over. */
@@ -63,7 +74,8 @@ export class CheckoutService {
 
   async complete(ctx: ServiceContext, raw: CheckoutInput): Promise<CheckoutResult> {
     const caller = ctx.caller;
-    if (caller.kind === "anonymous") throw new UnauthenticatedError("Create a guest session or sign in to check out");
+    if (caller.kind === "anonymous")
+      throw new UnauthenticatedError("Create a guest session or sign in to check out");
     if (caller.kind === "staff") throw new ForbiddenError("Staff accounts do not check out");
     const input = validateCheckoutInput(raw);
     const key = `${ctx.store.id}|${input.idempotencyKey}`;
@@ -122,7 +134,11 @@ export class CheckoutService {
     const mine =
       (caller.kind === "customer" && order.customerId === caller.customerId) ||
       (caller.kind === "guest" && order.sessionId === caller.sessionId);
-    if (!mine || order.cartId !== input.cartId || (input.expectedTotal !== null && input.expectedTotal !== order.total)) {
+    if (
+      !mine ||
+      order.cartId !== input.cartId ||
+      (input.expectedTotal !== null && input.expectedTotal !== order.total)
+    ) {
       throw new UserFacingError({
         code: ErrorCode.IDEMPOTENCY_KEY_REUSED,
         message: "This idempotencyKey was used for another checkout; use a new key for a new checkout",
@@ -164,7 +180,10 @@ export class CheckoutService {
           eq(orders.storeId, storeId),
           eq(orders.id, orderId),
           eq(orders.status, "PENDING"),
-          or(isNull(orders.sagaLeaseUntil), lt(orders.sagaLeaseUntil, sql`${now.toISOString()}::timestamptz`)),
+          or(
+            isNull(orders.sagaLeaseUntil),
+            lt(orders.sagaLeaseUntil, sql`${now.toISOString()}::timestamptz`),
+          ),
         ),
       )
       .returning();
@@ -203,7 +222,8 @@ export class CheckoutService {
       }
       case "REQUIRES_ACTION": {
         const intent = intentId ? await this.opts.gateway.retrieve(intentId) : null;
-        if (intent?.status === "captured") return this.confirm(order, payment, intent.amountReceived, actor, "captured");
+        if (intent?.status === "captured")
+          return this.confirm(order, payment, intent.amountReceived, actor, "captured");
         if (intent?.status === "cancelled" || intent?.status === "requires_payment_method") {
           return this.fail(order, payment, {
             status: "FAILED",
@@ -230,7 +250,8 @@ export class CheckoutService {
     }
     if (!intentId) throw new Error(`order ${order.id}: authorised without an intent id`);
     const captured = await capturePayment(this.steps, payment, intentId);
-    if (captured.kind === "captured") return this.confirm(order, payment, captured.amountReceived, actor, "captured");
+    if (captured.kind === "captured")
+      return this.confirm(order, payment, captured.amountReceived, actor, "captured");
     if (captured.kind === "unknown") return this.letGo(order, captured.message);
     // The capture was refused for good: release the hold, then undo the order.
     await voidAuthorization(this.steps, payment, intentId, "abandoned");
@@ -367,7 +388,8 @@ function stillPending(order: OrderRow): CheckoutResult {
     userErrors: [
       {
         code: ErrorCode.PAYMENT_FAILED,
-        message: "The payment is still being confirmed; the order stays PENDING. Retry with the same idempotencyKey to learn the result",
+        message:
+          "The payment is still being confirmed; the order stays PENDING. Retry with the same idempotencyKey to learn the result",
         field: ["input", "paymentMethod"],
       },
     ],

@@ -73,7 +73,10 @@ export async function compensateOrder(
     },
   });
   if (!order) return null;
-  const carts = input.reopenCart && order.cartId ? await deps.carts.reopenAfterCheckout(tx, input.storeId, order.cartId) : [];
+  const carts =
+    input.reopenCart && order.cartId
+      ? await deps.carts.reopenAfterCheckout(tx, input.storeId, order.cartId)
+      : [];
   const released = await releaseReservations(tx, input.storeId, { orderId: order.id }, input.at);
   await deps.redemptions.reverseOrder(tx, { storeId: input.storeId, orderId: order.id });
   await updatePayment(

@@ -46,7 +46,14 @@ export async function confirmOrder(
     },
   });
   if (!order) return null;
-  const committed = await commitReservations(tx, input.storeId, order.id, input.actor, `order ${order.number}`, input.at);
+  const committed = await commitReservations(
+    tx,
+    input.storeId,
+    order.id,
+    input.actor,
+    `order ${order.number}`,
+    input.at,
+  );
   await updatePayment(
     tx,
     input.storeId,

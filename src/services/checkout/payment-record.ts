@@ -61,7 +61,11 @@ export async function updatePayment(
 }
 
 /** The order's payment (one per order today: a retry with another card is another order). */
-export async function paymentOfOrder(tx: Executor, storeId: string, orderId: string): Promise<PaymentRow | null> {
+export async function paymentOfOrder(
+  tx: Executor,
+  storeId: string,
+  orderId: string,
+): Promise<PaymentRow | null> {
   const [row] = await tx
     .select()
     .from(payments)

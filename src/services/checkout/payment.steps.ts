@@ -8,7 +8,12 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../../db/client.js";
 import { orders } from "../../db/schema.js";
-import type { AuthorizeOutcome, CancelOutcome, CaptureOutcome, PaymentGateway } from "../../payments/index.js";
+import type {
+  AuthorizeOutcome,
+  CancelOutcome,
+  CaptureOutcome,
+  PaymentGateway,
+} from "../../payments/index.js";
 import { ErrorCode } from "../errors.js";
 import type { OrderRow } from "../order/transition.js";
 import { type PaymentRow, updatePayment } from "./payment-record.js";
@@ -19,10 +24,16 @@ export interface GatewayStepDeps {
   now: () => Date;
 }
 
-export const gatewayKey = (payment: Pick<PaymentRow, "idempotencyKey">, step: "auth" | "capture" | "cancel") =>
-  `${payment.idempotencyKey}_${step}`;
+export const gatewayKey = (
+  payment: Pick<PaymentRow, "idempotencyKey">,
+  step: "auth" | "capture" | "cancel",
+) => `${payment.idempotencyKey}_${step}`;
 
-export async function authorizePayment(deps: GatewayStepDeps, order: OrderRow, payment: PaymentRow): Promise<AuthorizeOutcome> {
+export async function authorizePayment(
+  deps: GatewayStepDeps,
+  order: OrderRow,
+  payment: PaymentRow,
+): Promise<AuthorizeOutcome> {
   const outcome = await deps.gateway.authorize({
     storeId: order.storeId,
     orderId: order.id,
@@ -91,7 +102,11 @@ export async function authorizePayment(deps: GatewayStepDeps, order: OrderRow, p
   return outcome;
 }
 
-export function capturePayment(deps: GatewayStepDeps, payment: PaymentRow, intentId: string): Promise<CaptureOutcome> {
+export function capturePayment(
+  deps: GatewayStepDeps,
+  payment: PaymentRow,
+  intentId: string,
+): Promise<CaptureOutcome> {
   return deps.gateway.capture({ intentId, idempotencyKey: gatewayKey(payment, "capture") });
 }
 

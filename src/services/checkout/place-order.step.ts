@@ -38,8 +38,8 @@ import { assertOrderSubtotal } from "../money-bounds.js";
 import type { OrderRow } from "../order/transition.js";
 import { writeOutboxMany } from "../outbox.js";
 import type { RedemptionService } from "../redemption.service.js";
-import type { ValidCheckout } from "./checkout-input.js";
 import type { PriceChangeView } from "./checkout.types.js";
+import type { ValidCheckout } from "./checkout-input.js";
 
 export const ORDER_CREATED = "order.created";
 
@@ -66,7 +66,13 @@ export interface PlaceOrderDeps {
 }
 
 export type PlaceOrderResult =
-  | { kind: "placed"; order: OrderRow; paymentId: string; cart: { id: string; version: number }; available: Map<string, number> }
+  | {
+      kind: "placed";
+      order: OrderRow;
+      paymentId: string;
+      cart: { id: string; version: number };
+      available: Map<string, number>;
+    }
   | { kind: "existing"; order: OrderRow };
 
 /** The payment's base idempotency key; every gateway call derives its own key from it. */
@@ -89,9 +95,12 @@ export async function placeOrder(
   if (existing) return { kind: "existing", order: existing };
 
   if (cart.status !== "ACTIVE" && cart.status !== "ABANDONED") {
-    throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${cart.status.toLowerCase()}`, { field: ["input", "cartId"] });
+    throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${cart.status.toLowerCase()}`, {
+      field: ["input", "cartId"],
+    });
   }
-  if (cart.lines.length === 0) throw userError(ErrorCode.CART_EMPTY, "The cart is empty", { field: ["input", "cartId"] });
+  if (cart.lines.length === 0)
+    throw userError(ErrorCode.CART_EMPTY, "The cart is empty", { field: ["input", "cartId"] });
   const problems: UserErrorData[] = [];
   const address: AddressJson | null = input.shippingAddress ?? cart.shippingAddress;
   if (!address) {
@@ -161,9 +170,13 @@ export async function placeOrder(
   const totals = pricing.totals;
 
   if (pricing.shipping.issue === "SHIPPING_METHOD_UNAVAILABLE") {
-    throw userError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The selected shipping method does not ship to this address", {
-      field: ["input", "shippingAddress"],
-    });
+    throw userError(
+      ErrorCode.SHIPPING_METHOD_UNAVAILABLE,
+      "The selected shipping method does not ship to this address",
+      {
+        field: ["input", "shippingAddress"],
+      },
+    );
   }
   const refusedCodes = pricing.discounts
     .filter((d) => !d.applicable)
@@ -178,7 +191,10 @@ export async function placeOrder(
   if (refusedCodes.length) throw new UserFacingError(refusedCodes);
 
   const consented = input.acceptPriceChanges || input.expectedTotal === totals.total;
-  if ((priceChanges.length > 0 || (input.expectedTotal !== null && input.expectedTotal !== totals.total)) && !consented) {
+  if (
+    (priceChanges.length > 0 || (input.expectedTotal !== null && input.expectedTotal !== totals.total)) &&
+    !consented
+  ) {
     throw new PriceChangedError(priceChanges, [
       {
         code: ErrorCode.PRICE_CHANGED,
@@ -193,9 +209,13 @@ export async function placeOrder(
   }
   assertOrderSubtotal(totals.subtotal, ["input", "cartId"]);
   if (totals.total > MAX_PAYMENT_AMOUNT) {
-    throw userError(ErrorCode.CART_LIMIT_REACHED, `An order may total at most ${MAX_PAYMENT_AMOUNT} (minor units)`, {
-      field: ["input", "cartId"],
-    });
+    throw userError(
+      ErrorCode.CART_LIMIT_REACHED,
+      `An order may total at most ${MAX_PAYMENT_AMOUNT} (minor units)`,
+      {
+        field: ["input", "cartId"],
+      },
+    );
   }
 
   const wanted = mergeLines(cart.lines);
@@ -254,7 +274,10 @@ export async function placeOrder(
   if (!order) throw new Error("order insert returned nothing");
 
   // Uses are counted after the order exists (a redemption points at it), in ascending code id order.
-  const codes = pricing.discounts.filter((d) => d.applicable && d.id).map((d) => d.id as string).sort();
+  const codes = pricing.discounts
+    .filter((d) => d.applicable && d.id)
+    .map((d) => d.id as string)
+    .sort();
   for (const discountId of codes) {
     await deps.redemptions.consume(tx, {
       storeId,

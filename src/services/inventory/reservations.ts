@@ -25,7 +25,13 @@ async function flip(
   const rows = await tx
     .update(inventoryReservations)
     .set({ status: to, updatedAt: at })
-    .where(and(eq(inventoryReservations.storeId, storeId), holderIs(holder), eq(inventoryReservations.status, "ACTIVE")))
+    .where(
+      and(
+        eq(inventoryReservations.storeId, storeId),
+        holderIs(holder),
+        eq(inventoryReservations.status, "ACTIVE"),
+      ),
+    )
     .returning({ variantId: inventoryReservations.variantId, quantity: inventoryReservations.quantity });
   return rows;
 }
@@ -43,7 +49,8 @@ export async function releaseReservations(
   const lines = await flip(tx, storeId, holder, as, at);
   if (lines.length === 0) return { ...NOTHING, lines };
   const moved = await moveStock(tx, storeId, "release", lines);
-  if (moved.refused.length) throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
+  if (moved.refused.length)
+    throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
   return { ...moved, lines };
 }
 
@@ -59,7 +66,8 @@ export async function commitReservations(
   const lines = await flip(tx, storeId, { orderId }, "COMMITTED", at);
   if (lines.length === 0) return { ...NOTHING, lines };
   const moved = await moveStock(tx, storeId, "commit", lines);
-  if (moved.refused.length) throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
+  if (moved.refused.length)
+    throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
   await recordMovements(tx, storeId, lines, -1, moved, actor, reason, at, orderId);
   return { ...moved, lines };
 }
@@ -111,7 +119,16 @@ async function recordMovements(
 /** Reservations still held by a holder, by variant (for reporting and conversion). */
 export async function activeReservations(tx: Tx, storeId: string, holder: Holder): Promise<StockLine[]> {
   return tx
-    .select({ variantId: inventoryReservations.variantId, quantity: sql<number>`${inventoryReservations.quantity}` })
+    .select({
+      variantId: inventoryReservations.variantId,
+      quantity: sql<number>`${inventoryReservations.quantity}`,
+    })
     .from(inventoryReservations)
-    .where(and(eq(inventoryReservations.storeId, storeId), holderIs(holder), eq(inventoryReservations.status, "ACTIVE")));
+    .where(
+      and(
+        eq(inventoryReservations.storeId, storeId),
+        holderIs(holder),
+        eq(inventoryReservations.status, "ACTIVE"),
+      ),
+    );
 }

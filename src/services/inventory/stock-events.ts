@@ -4,7 +4,11 @@ import type { StockStateChange } from "./stock.js";
 
 export const STOCK_STATE_CHANGED = "inventory.stock_state_changed";
 
-export function stockStateEvents(storeId: string, changes: readonly StockStateChange[], at: Date): OutboxEvent[] {
+export function stockStateEvents(
+  storeId: string,
+  changes: readonly StockStateChange[],
+  at: Date,
+): OutboxEvent[] {
   return changes.map((c) => ({
     storeId,
     topic: STOCK_STATE_CHANGED,

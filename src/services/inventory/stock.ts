@@ -127,7 +127,11 @@ type Movement = "reserve" | "release" | "commit" | "restock" | "adjust";
 
 const SETS: Record<Movement, { onHand: string; reserved: string; guard: string }> = {
   // Taking units for an order or a cart: only what is on hand and not held for someone else.
-  reserve: { onHand: "v.stock_on_hand", reserved: "v.reserved + w.q", guard: "v.stock_on_hand - v.reserved >= w.q" },
+  reserve: {
+    onHand: "v.stock_on_hand",
+    reserved: "v.reserved + w.q",
+    guard: "v.stock_on_hand - v.reserved >= w.q",
+  },
   // Giving held units back.
   release: { onHand: "v.stock_on_hand", reserved: "v.reserved - w.q", guard: "v.reserved >= w.q" },
   // A paid order's held units leave the shelf.
@@ -137,7 +141,11 @@ const SETS: Record<Movement, { onHand: string; reserved: string; guard: string }
     guard: "v.reserved >= w.q and v.stock_on_hand >= w.q",
   },
   // Units come back (cancelled after commit, refunded with restock).
-  restock: { onHand: "v.stock_on_hand + w.q", reserved: "v.reserved", guard: `v.stock_on_hand + w.q <= ${MAX_STOCK}` },
+  restock: {
+    onHand: "v.stock_on_hand + w.q",
+    reserved: "v.reserved",
+    guard: `v.stock_on_hand + w.q <= ${MAX_STOCK}`,
+  },
   // Staff count: up to the bound, never below what is held for orders.
   adjust: {
     onHand: "v.stock_on_hand + w.q",
@@ -168,7 +176,13 @@ export async function moveStock(
 ): Promise<MovementResult> {
   const merged = mergeLines(lines);
   if (merged.length === 0) return { refused: [], changes: [], after: new Map() };
-  const before = locked ?? (await lockVariants(tx, storeId, merged.map((l) => l.variantId)));
+  const before =
+    locked ??
+    (await lockVariants(
+      tx,
+      storeId,
+      merged.map((l) => l.variantId),
+    ));
   const set = SETS[movement];
   const ids = merged.map((l) => sql`${l.variantId}::uuid`);
   const qs = merged.map((l) => sql`${l.quantity}::int`);

@@ -71,7 +71,7 @@ export function transitionProblem(
   facts: TransitionFacts = {},
 ): string | null {
   const rule = ORDER_TRANSITIONS[from].find((r) => r.to === to);
-  if (!rule || !rule.by.includes(actor)) {
+  if (!rule?.by.includes(actor)) {
     const allowed = allowedTargets(from, actor);
     return `An order ${from} cannot become ${to}${allowed.length ? `; it can become ${allowed.join(", ")}` : "; it is final"}`;
   }

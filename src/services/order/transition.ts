@@ -44,7 +44,9 @@ export async function applyTransition(tx: Tx, input: TransitionInput): Promise<O
   const [row] = await tx
     .update(orders)
     .set({ ...input.set, status: input.to, updatedAt: input.at })
-    .where(and(eq(orders.storeId, input.storeId), eq(orders.id, input.orderId), eq(orders.status, input.from)))
+    .where(
+      and(eq(orders.storeId, input.storeId), eq(orders.id, input.orderId), eq(orders.status, input.from)),
+    )
     .returning();
   if (!row) return null;
   await tx.insert(orderStatusHistory).values({
