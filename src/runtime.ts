@@ -18,9 +18,11 @@ import { createMemoryInfra } from "./infra/memory.js";
 import { createRedisInfra } from "./infra/redis.js";
 import type { Infra } from "./infra/types.js";
 import type { Logger } from "./logger.js";
+import { createPaymentGateway, type PaymentGateway } from "./payments/index.js";
 import { buildCartographSchema } from "./schema/build.js";
 import { type App, createApp } from "./server/app.js";
 import { registerReadReplicaMetrics } from "./server/metrics.js";
+import type { FaultPoints } from "./services/deps.js";
 import { createServices, type Services } from "./services/index.js";
 import { OutboxRelay } from "./services/outbox-relay.js";
 import { DEFAULT_PASSWORD_COST, type PasswordCost } from "./services/password.js";
@@ -49,6 +51,8 @@ export interface RuntimeOptions {
   infra?: Infra;
   passwordCost?: PasswordCost;
   now?: () => Date;
+  /** Use this payment gateway instead of the one the config names (tests). */
+  gateway?: PaymentGateway;
   /** Skip migrations (tests clone an already migrated template). */
   skipMigrations?: boolean;
 }
@@ -95,16 +99,21 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
           })
         : createMemoryInfra());
     const tokens = new TokenService(await jwtSecret(config, logger), config.JWT_TTL_SECONDS);
-    const services = createServices({
-      db: database.db,
-      reads: createReadExecutor(database.db, readReplica),
-      infra,
-      config,
-      logger,
-      tokens,
-      passwordCost: opts.passwordCost ?? DEFAULT_PASSWORD_COST,
-      now: opts.now ?? (() => new Date()),
-    });
+    const gateway = opts.gateway ?? createPaymentGateway(config);
+    const services = createServices(
+      {
+        db: database.db,
+        reads: createReadExecutor(database.db, readReplica),
+        infra,
+        config,
+        logger,
+        tokens,
+        passwordCost: opts.passwordCost ?? DEFAULT_PASSWORD_COST,
+        now: opts.now ?? (() => new Date()),
+        faults: faultPoints(config, logger),
+      },
+      { gateway },
+    );
     const schema = await buildCartographSchema();
     const expectedMigrations = expectedMigrationCount();
     const app = await createApp({
@@ -182,4 +191,21 @@ async function jwtSecret(config: Config, logger: Logger): Promise<string> {
   await writeFile(file, secret, { mode: 0o600 });
   logger.warn({ file }, "JWT_SECRET not set: generated one for development");
   return secret;
+}
+
+/**
+ * Fault tests stop a real server process at a named point of a flow (FAULT_CRASH_AT), exactly like a
+ * power cut: SIGKILL, no cleanup. Honoured only with NODE_ENV=test, so no configuration can arm it in
+ * production.
+ */
+function faultPoints(config: Config, logger: Logger): FaultPoints | undefined {
+  const armed = config.FAULT_CRASH_AT;
+  if (!armed || config.NODE_ENV !== "test") return undefined;
+  return {
+    at(point) {
+      if (point !== armed) return;
+      logger.warn({ point }, "fault injection: killing the process");
+      process.kill(process.pid, "SIGKILL");
+    },
+  };
 }

@@ -1,5 +1,4 @@
 /** Catalog queries (shoppers and staff) and the staff mutations on products, prices and stock. */
-import { GraphQLError } from "graphql";
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import {
   Product,
@@ -9,21 +8,9 @@ import {
   ProductVariant,
   VariantPayload,
 } from "../schema/catalog.types.js";
-import { UserFacingError } from "../services/errors.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";
-
-/** Queries have no userErrors: bad arguments (a forged cursor, first > 100) are BAD_USER_INPUT errors. */
-async function asQueryResult<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (!(e instanceof UserFacingError)) throw e;
-    throw new GraphQLError(e.message, {
-      extensions: { code: "BAD_USER_INPUT", userErrors: e.errors, http: { status: 400 } },
-    });
-  }
-}
+import { asQueryResult } from "./query-result.js";
 
 @Resolver()
 export class CatalogResolver {

@@ -8,6 +8,7 @@ import { UserFacingError } from "../services/errors.js";
 import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";
+import { asQueryResult } from "./query-result.js";
 
 async function discountPayload(
   ctx: GraphQLContext,
@@ -63,17 +64,9 @@ export class DiscountResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<DiscountConnection> {
-    try {
-      return DiscountConnection.from(
-        await ctx.services.discounts.list(ctx, { first, after }),
-        ctx.store.currency,
-      );
-    } catch (e) {
-      // Queries have no userErrors: a forged cursor or first > 100 is the client's fault.
-      if (!(e instanceof UserFacingError)) throw e;
-      throw new GraphQLError(e.message, {
-        extensions: { code: "BAD_USER_INPUT", userErrors: e.errors, http: { status: 400 } },
-      });
-    }
+    return DiscountConnection.from(
+      await asQueryResult(() => ctx.services.discounts.list(ctx, { first, after })),
+      ctx.store.currency,
+    );
   }
 }

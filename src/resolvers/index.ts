@@ -3,8 +3,10 @@ import type { NonEmptyArray } from "type-graphql";
 import { CartLineResolver, CartResolver, SavedItemResolver } from "./cart.resolver.js";
 import { CartEventsResolver } from "./cart-events.resolver.js";
 import { CatalogResolver } from "./catalog.resolver.js";
+import { CheckoutResolver } from "./checkout.resolver.js";
 import { DiscountResolver } from "./discount.resolver.js";
 import { IdentityResolver } from "./identity.resolver.js";
+import { OrderResolver } from "./order.resolver.js";
 import { ProductFieldsResolver, ProductVariantFieldsResolver } from "./product.resolver.js";
 import { CartShippingResolver } from "./shipping.resolver.js";
 import { StoreResolver } from "./store.resolver.js";
@@ -22,4 +24,6 @@ export const resolvers: NonEmptyArray<Function> = [
   ProductVariantFieldsResolver,
   IdentityResolver,
   DiscountResolver,
+  CheckoutResolver,
+  OrderResolver,
 ];

@@ -31,6 +31,18 @@ export function createLoaders(services: Services, ctx: ServiceContext) {
     shippingMethodById: new DataLoader((ids: readonly string[]) =>
       services.shipping.methodsByIds(ctx.store.id, ids),
     ),
+    orderLines: new DataLoader((ids: readonly string[]) =>
+      services.orders.linesByOrderIds(ctx.store.id, ids),
+    ),
+    orderHistory: new DataLoader((ids: readonly string[]) =>
+      services.orders.historyByOrderIds(ctx.store.id, ids),
+    ),
+    orderPayments: new DataLoader((ids: readonly string[]) =>
+      services.orders.paymentsByOrderIds(ctx.store.id, ids),
+    ),
+    orderRefunds: new DataLoader((ids: readonly string[]) =>
+      services.orders.refundsByOrderIds(ctx.store.id, ids),
+    ),
   };
 }
 

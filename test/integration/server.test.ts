@@ -193,7 +193,13 @@ describe("CORS", () => {
 
   it("allows only the configured origins in production", async () => {
     const prod = await createTestApp({
-      env: { NODE_ENV: "production", CORS_ORIGINS: "https://shop.example.com" },
+      env: {
+        NODE_ENV: "production",
+        CORS_ORIGINS: "https://shop.example.com",
+        // Production refuses to start without a real gateway; nothing here reaches it.
+        STRIPE_SECRET_KEY: "sk_test_cors",
+        STRIPE_WEBHOOK_SECRET: "whsec_cors",
+      },
     });
     try {
       const ask = (origin: string) =>

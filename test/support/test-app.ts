@@ -11,6 +11,7 @@ import { createMemoryInfra } from "../../src/infra/memory.js";
 import { createRedisInfra } from "../../src/infra/redis.js";
 import type { Infra } from "../../src/infra/types.js";
 import { createLogger } from "../../src/logger.js";
+import type { PaymentGateway } from "../../src/payments/index.js";
 import { type Runtime, startRuntime } from "../../src/runtime.js";
 import { withDatabase } from "./global-setup.js";
 
@@ -55,6 +56,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   infra?: Infra;
   now?: () => Date;
+  /** The payment gateway (default: a TestGateway, as in embedded mode). */
+  gateway?: PaymentGateway;
   /** Start on a new database with nothing in it (no migrations): what an operator's first start meets. */
   emptyDatabase?: boolean;
 }
@@ -111,6 +114,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     skipMigrations: true,
     passwordCost: TEST_PASSWORD_COST,
     now: opts.now,
+    gateway: opts.gateway,
   });
   const port = await runtime.app.listen(0, "127.0.0.1");
   const url = `http://127.0.0.1:${port}/graphql`;
