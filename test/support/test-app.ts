@@ -55,7 +55,8 @@ export interface TestAppOptions {
   now?: () => Date;
 }
 
-async function createDatabaseFromTemplate(): Promise<string> {
+/** A new database cloned from the migrated template (dropped with the run's other databases). */
+export async function createDatabaseFromTemplate(): Promise<string> {
   const base = inject("pgBaseUrl");
   const name = `cartograph_t_${inject("runId")}_${randomBytes(4).toString("hex")}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
