@@ -25,8 +25,11 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Unset: human lines when stdout is a terminal, JSON lines otherwise (resolved in logger.ts). */
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
   DATABASE_POOL_SIZE: int(1, 500).default(10),
+  DATABASE_CREATE: bool.optional(),
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
   DEFAULT_STORE: z
     .string()
@@ -56,9 +59,11 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export interface Config extends Omit<Env, "SEED_DEMO"> {
+export interface Config extends Omit<Env, "SEED_DEMO" | "DATABASE_CREATE"> {
   /** Seed the demo stores into an empty database: default on without DATABASE_URL, off with it. */
   SEED_DEMO: boolean;
+  /** Create DATABASE_URL's database at start when it does not exist: default on, off in production. */
+  DATABASE_CREATE: boolean;
   /** True when no DATABASE_URL is given and an embedded PostgreSQL is started. */
   embeddedDatabase: boolean;
 }
@@ -84,5 +89,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError(["STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set"]);
   }
-  return { ...e, SEED_DEMO: e.SEED_DEMO ?? !e.DATABASE_URL, embeddedDatabase: !e.DATABASE_URL };
+  return {
+    ...e,
+    SEED_DEMO: e.SEED_DEMO ?? !e.DATABASE_URL,
+    DATABASE_CREATE: e.DATABASE_CREATE ?? e.NODE_ENV !== "production",
+    embeddedDatabase: !e.DATABASE_URL,
+  };
 }
