@@ -67,12 +67,14 @@ async function main(): Promise<void> {
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (state === "running") return void shutdown(signal);
-    if (state === "starting" && !stopRequested) {
+    // Shutdown is already under way and bounded by its grace timer.
+    if (state === "stopping") return;
+    if (!stopRequested) {
       stopRequested = signal;
       logger.info({ event: "stopping", signal }, "stopping once the current start-up step ends");
       return;
     }
-    logger.warn({ signal }, "second signal: exiting now");
+    logger.warn({ signal }, "second signal during start-up: exiting now");
     process.exit(1);
   };
   process.on("SIGTERM", onSignal);

@@ -108,8 +108,10 @@ export function spawnServer(env: Record<string, string>, opts: { entry?: string 
         for (const line of out.split("\n")) {
           if (!line.startsWith("{")) continue;
           try {
-            const rec = JSON.parse(line) as { event?: string; port?: number };
-            if (rec.event === "ready" && typeof rec.port === "number") return rec.port;
+            const rec = JSON.parse(line) as { event?: string; msg?: string; port?: number };
+            // `msg: "ready"` is how builds before the start-up rework said it.
+            if ((rec.event === "ready" || rec.msg === "ready") && typeof rec.port === "number")
+              return rec.port;
           } catch {
             // a partial line: wait for the rest
           }
