@@ -10,8 +10,8 @@ const LEVELS: Record<number, string> = {
   50: "ERROR",
   60: "FATAL",
 };
-/** Shown by the line itself (time, level, message) or the same on every line (service). */
-const HIDDEN = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
+/** Shown by the line itself (time, level, message), the same on every line (service), or for machines (event). */
+const HIDDEN = new Set(["level", "time", "msg", "service", "pid", "hostname", "event"]);
 
 export function createPrettyStream(out: NodeJS.WritableStream): { write(line: string): boolean } {
   return {
