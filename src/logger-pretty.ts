@@ -13,7 +13,7 @@ const LEVELS: Record<number, string> = {
 /** Shown by the line itself (time, level, message), the same on every line (service), or for machines (event). */
 const HIDDEN = new Set(["level", "time", "msg", "service", "pid", "hostname", "event"]);
 
-export function createPrettyStream(out: NodeJS.WritableStream): { write(line: string): boolean } {
+export function createPrettyStream(out: { write(text: string): unknown }): { write(line: string): boolean } {
   return {
     write(chunk: string) {
       for (const line of chunk.split("\n")) {

@@ -16,13 +16,9 @@ export interface LoggerOptions {
 }
 
 export function createLogger(level: string, opts: LoggerOptions = {}): Logger {
-  const out = opts.destination ?? process.stdout;
-  const destination =
-    opts.format === "pretty"
-      ? createPrettyStream(out)
-      : opts.destination
-        ? (opts.destination as pino.DestinationStream)
-        : pino.destination({ dest: 1, sync: true });
+  // Synchronous writes to stdout: a line logged just before process.exit() is never lost.
+  const out = opts.destination ?? pino.destination({ dest: 1, sync: true });
+  const destination = opts.format === "pretty" ? createPrettyStream(out) : (out as pino.DestinationStream);
   return pino(
     {
       level,

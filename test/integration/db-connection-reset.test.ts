@@ -128,6 +128,9 @@ describe("PostgreSQL connections reset under load", () => {
       expect(terminated, "the terminations hit the server's backends").toBeGreaterThanOrEqual(TERMINATIONS);
       await new Promise((r) => setTimeout(r, 300));
       expect(server.alive(), diagnostics()).toBe(true);
+      // Not on its way out either: the last-resort handler shuts down (and exits) on a fatal error.
+      const fatal = server.jsonLines().filter((l) => Number(l.level) >= 60);
+      expect(fatal, diagnostics()).toEqual([]);
 
       // After the storm every request succeeds again: the pool reconnected.
       const after = await Promise.all(
