@@ -5,7 +5,13 @@
  */
 import postgres from "postgres";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { freePortInRange, postGraphQL, type ServerProcess, spawnServer } from "../support/server-process.js";
+import {
+  freePortInRange,
+  PORT_SLICES,
+  postGraphQL,
+  type ServerProcess,
+  spawnServer,
+} from "../support/server-process.js";
 import { createDatabaseFromTemplate } from "../support/test-app.js";
 
 const WORKERS = 40;
@@ -37,7 +43,7 @@ describe("PostgreSQL connections reset under load", () => {
       LOG_FORMAT: "json",
       DATABASE_URL: databaseUrl,
       HOST: "127.0.0.1",
-      PORT: String(await freePortInRange()),
+      PORT: String(await freePortInRange(PORT_SLICES.connectionReset)),
       SEED_DEMO: "true",
       DEMO_STAFF_PASSWORD: "demo-password-for-tests",
       JWT_SECRET: "test-secret-that-is-long-enough-for-hs256!",

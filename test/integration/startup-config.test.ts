@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import { withDatabase } from "../support/global-setup.js";
-import { freePortInRange, type ServerProcess, spawnServer } from "../support/server-process.js";
+import { freePortInRange, PORT_SLICES, type ServerProcess, spawnServer } from "../support/server-process.js";
 import { createDatabaseFromTemplate } from "../support/test-app.js";
 
 const started: ServerProcess[] = [];
@@ -25,7 +25,7 @@ async function start(env: Record<string, string>): Promise<ServerProcess> {
   const proc = spawnServer({
     NODE_ENV: "test",
     HOST: "127.0.0.1",
-    PORT: String(await freePortInRange()),
+    PORT: String(await freePortInRange(PORT_SLICES.startupConfig)),
     JWT_SECRET: "test-secret-that-is-long-enough-for-hs256!",
     CART_JOB_INTERVAL_SECONDS: "0",
     ...env,
@@ -79,7 +79,7 @@ describe("start-up with a misconfigured DATABASE_URL", () => {
   });
 
   it("says the server cannot be reached", async () => {
-    const closedPort = await freePortInRange();
+    const closedPort = await freePortInRange(PORT_SLICES.startupConfig);
     const proc = await start({ DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/cartograph` });
     const line = await failure(proc, 69);
     expect(line).toMatchObject({ code: "DATABASE_UNREACHABLE" });

@@ -10,7 +10,13 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { freePortInRange, pidAlive, type ServerProcess, spawnServer } from "../support/server-process.js";
+import {
+  freePortInRange,
+  PORT_SLICES,
+  pidAlive,
+  type ServerProcess,
+  spawnServer,
+} from "../support/server-process.js";
 
 let dataDir: string;
 const started: ServerProcess[] = [];
@@ -35,8 +41,8 @@ async function start(extra: Record<string, string> = {}): Promise<ServerProcess>
     LOG_FORMAT: "json",
     DATA_DIR: dataDir,
     HOST: "127.0.0.1",
-    PORT: String(await freePortInRange()),
-    EMBEDDED_PG_PORT: String(await freePortInRange()),
+    PORT: String(await freePortInRange(PORT_SLICES.startupEmbedded)),
+    EMBEDDED_PG_PORT: String(await freePortInRange(PORT_SLICES.startupEmbedded)),
     DEMO_STAFF_PASSWORD: "demo-password-for-tests",
     ...extra,
   });
@@ -76,7 +82,7 @@ describe("embedded PostgreSQL start-up", () => {
   it("fails at once, before initdb, when PORT is taken, and leaves no postgres", {
     timeout: 60_000,
   }, async () => {
-    const port = await freePortInRange();
+    const port = await freePortInRange(PORT_SLICES.startupEmbedded);
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", () => r()));
     try {
@@ -171,7 +177,7 @@ describe("embedded PostgreSQL start-up", () => {
   it("fails with one line when EMBEDDED_PG_PORT is taken, and leaves no postgres", {
     timeout: 60_000,
   }, async () => {
-    const port = await freePortInRange();
+    const port = await freePortInRange(PORT_SLICES.startupEmbedded);
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", () => r()));
     try {

@@ -11,18 +11,32 @@ import { fileURLToPath } from "node:url";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Ports this worktree's tests may take (the machine is shared). */
-const PORT_RANGE = { from: 47400, to: 47499 };
+/**
+ * Ports this worktree's tests may take (the machine is shared). Each test file that spawns servers
+ * takes its own slice, so files running in parallel never race for one port.
+ */
+export const PORT_SLICES = {
+  startupEmbedded: { from: 47400, to: 47439 },
+  startupConfig: { from: 47440, to: 47469 },
+  connectionReset: { from: 47470, to: 47489 },
+} as const;
 
-/** A port in our range that nothing listens on right now (random start, so parallel files rarely meet). */
-export async function freePortInRange(): Promise<number> {
-  const size = PORT_RANGE.to - PORT_RANGE.from + 1;
+/** Ports already given out by this process: not given again, even before the server binds them. */
+const handedOut = new Set<number>();
+
+/** A port of `slice` that nothing listens on now and that this process has not handed out. */
+export async function freePortInRange(slice: { from: number; to: number }): Promise<number> {
+  const size = slice.to - slice.from + 1;
   const start = Math.floor(Math.random() * size);
   for (let i = 0; i < size; i++) {
-    const port = PORT_RANGE.from + ((start + i) % size);
-    if (await canListen(port)) return port;
+    const port = slice.from + ((start + i) % size);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
-  throw new Error(`no free port in ${PORT_RANGE.from}-${PORT_RANGE.to}`);
+  throw new Error(`no free port in ${slice.from}-${slice.to}`);
 }
 
 function canListen(port: number): Promise<boolean> {
