@@ -5,20 +5,30 @@
  * without a terminal, all human lines with LOG_FORMAT=pretty.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import postgres from "postgres";
-import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { withDatabase } from "../support/global-setup.js";
 import { freePortInRange, PORT_SLICES, type ServerProcess, spawnServer } from "../support/server-process.js";
 import { createDatabaseFromTemplate } from "../support/test-app.js";
 
 const started: ServerProcess[] = [];
 const admin = postgres(inject("pgBaseUrl"), { max: 1, onnotice: () => {} });
+/** Generated secrets (demo staff password) go here, not into the worktree's ./.data. */
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), "cartograph-startup-config-"));
+});
 
 afterEach(async () => {
   for (const proc of started.splice(0)) await proc.stop();
 });
 afterAll(async () => {
   await admin.end({ timeout: 5 });
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 async function start(env: Record<string, string>): Promise<ServerProcess> {
@@ -28,6 +38,7 @@ async function start(env: Record<string, string>): Promise<ServerProcess> {
     PORT: String(await freePortInRange(PORT_SLICES.startupConfig)),
     JWT_SECRET: "test-secret-that-is-long-enough-for-hs256!",
     CART_JOB_INTERVAL_SECONDS: "0",
+    DATA_DIR: dataDir,
     ...env,
   });
   started.push(proc);
