@@ -44,6 +44,8 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Unset: human lines when stdout is a terminal, JSON lines otherwise (resolved in logger.ts). */
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
   DATABASE_POOL_SIZE: int(1, 500).default(10),
   /** A streaming replica of DATABASE_URL; shoppers' catalog queries read from it (server/read-routing.ts). */
@@ -52,6 +54,7 @@ const envSchema = z.object({
   DATABASE_READ_MAX_LAG_MS: int(1, 3_600_000).default(1000),
   /** How often the replica's lag is measured; must be below DATABASE_READ_MAX_LAG_MS. */
   DATABASE_READ_PROBE_MS: int(10, 600_000).default(250),
+  DATABASE_CREATE: bool.optional(),
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
   /** A Redis Cluster instead of REDIS_URL: seed nodes as host:port,host:port,... */
   REDIS_CLUSTER_NODES: z.string().transform(parseHostPorts).optional(),
@@ -129,9 +132,12 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export interface Config extends Omit<Env, "SEED_DEMO" | "GRAPHQL_INTROSPECTION" | "CORS_ORIGINS"> {
+export interface Config
+  extends Omit<Env, "SEED_DEMO" | "GRAPHQL_INTROSPECTION" | "CORS_ORIGINS" | "DATABASE_CREATE"> {
   /** Seed the demo stores into an empty database: default on without DATABASE_URL, off with it. */
   SEED_DEMO: boolean;
+  /** Create DATABASE_URL's database at start when it does not exist: default on, off in production. */
+  DATABASE_CREATE: boolean;
   GRAPHQL_INTROSPECTION: boolean;
   /** Allowed browser origins; "*" allows any. Without CORS_ORIGINS: localhost origins, except in production. */
   CORS_ORIGINS: string[] | "localhost" | "*";
@@ -174,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...e,
     SEED_DEMO: e.SEED_DEMO ?? !e.DATABASE_URL,
+    DATABASE_CREATE: e.DATABASE_CREATE ?? !production,
     GRAPHQL_INTROSPECTION: e.GRAPHQL_INTROSPECTION ?? !production,
     CORS_ORIGINS: parseOrigins(e.CORS_ORIGINS, production),
     embeddedDatabase: !e.DATABASE_URL,

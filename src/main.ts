@@ -1,89 +1,165 @@
-/** Start-up: config -> database (migrate) -> redis -> http+ws server; graceful shutdown on signals. */
+/**
+ * Start-up: config -> checks (ports, database) -> database (migrate) -> redis -> http+ws server;
+ * graceful shutdown on signals. Every line goes through the logger (human lines on a terminal, JSON
+ * otherwise); a start-up failure is one line and an exit code, and never leaves the embedded
+ * PostgreSQL running.
+ */
 import "reflect-metadata";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { seedDemoIfEmpty } from "./db/seed.js";
-import { createLogger } from "./logger.js";
-import { startRuntime } from "./runtime.js";
+import { createLogger, type Logger, resolveLogFormat } from "./logger.js";
+import { type Runtime, startRuntime } from "./runtime.js";
+import { prepareDatabase } from "./startup/database-check.js";
+import { announceDemoStaff } from "./startup/demo-staff.js";
+import { assertPortFree } from "./startup/ports.js";
+import { installLastResortHandlers } from "./startup/process-guards.js";
+import { EXIT_CODES, StartupError } from "./startup/startup-error.js";
+import { warnAboutMissingStores } from "./startup/store-check.js";
+
+// Every import above has been evaluated by now: this is what module loading cost.
+const moduleLoadMs = Math.round(performance.now());
+
+/** Thrown between start-up steps when a signal asked us to stop. */
+class StopRequested extends Error {}
 
 async function main(): Promise<void> {
-  const startedAt = performance.now();
+  const format = resolveLogFormat(process.env.LOG_FORMAT, process.stdout.isTTY === true);
+  const logger = createLogger("info", { format });
   let config: Config;
   try {
     config = loadConfig();
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(78);
-    }
-    throw e;
+    if (!(e instanceof ConfigError)) throw e;
+    logger.fatal(
+      { event: "startup_failed", code: "CONFIG_INVALID", problems: e.problems },
+      `Invalid configuration: ${e.problems.join("; ")}`,
+    );
+    process.exit(EXIT_CODES.config);
   }
-  const logger = createLogger(config.LOG_LEVEL);
-  const runtime = await startRuntime(config, { logger });
-  if (config.SEED_DEMO) {
-    const seeded = await seedDemoIfEmpty(runtime.database.db, {
-      staffPassword: config.DEMO_STAFF_PASSWORD,
-      passwordCost: runtime.services.deps.passwordCost,
-    });
-    if (seeded) logger.info({ stores: seeded.stores }, "seeded the demo stores");
-    const password = await demoStaffPassword(config, seeded?.generatedStaffPassword);
-    if (password) {
-      console.log(
-        `\n  Demo staff: staff@demo.test (store demo), staff@demo-eu.test (store demo-eu)  password: ${password}\n` +
-          (config.DEMO_STAFF_PASSWORD
-            ? ""
-            : "  (generated at first start; set DEMO_STAFF_PASSWORD to choose it)\n"),
-      );
-    }
-  }
-  const port = await runtime.app.listen(config.PORT, config.HOST);
-  const ms = Math.round(performance.now() - startedAt);
-  logger.info(
-    { port, ms, database: config.embeddedDatabase ? "embedded" : "external", cache: runtime.infra.kind },
-    "ready",
-  );
-  console.log(`\n  Cartograph is ready in ${ms} ms\n  Playground: http://localhost:${port}/graphql\n`);
+  logger.level = config.LOG_LEVEL;
 
-  let stopping = false;
+  let runtime: Runtime | undefined;
+  let state: "starting" | "running" | "stopping" = "starting";
+  let stopRequested: string | undefined;
+  const stopRuntime = async () => {
+    const running = runtime;
+    runtime = undefined;
+    await running?.stop();
+  };
+  installLastResortHandlers({ logger, cleanup: stopRuntime });
+
   const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
+    state = "stopping";
+    logger.info({ event: "stopping", signal }, "shutting down");
     const timer = setTimeout(() => {
       logger.error("shutdown grace period exceeded; exiting");
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS + 5_000);
     timer.unref();
     try {
-      await runtime.stop();
+      await stopRuntime();
+      logger.info({ event: "stopped" }, "stopped");
       process.exit(0);
     } catch (err) {
       logger.error({ err }, "shutdown failed");
       process.exit(1);
     }
   };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (state === "running") return void shutdown(signal);
+    // Shutdown is already under way and bounded by its grace timer.
+    if (state === "stopping") return;
+    if (!stopRequested) {
+      stopRequested = signal;
+      logger.info({ event: "stopping", signal }, "stopping once the current start-up step ends");
+      return;
+    }
+    logger.warn({ signal }, "second signal during start-up: exiting now");
+    process.exit(1);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const stopIfAsked = () => {
+    if (stopRequested) throw new StopRequested();
+  };
+
+  try {
+    // Before any work: a taken port must fail now, not after initdb and seeding.
+    if (config.PORT !== 0) await assertPortFree(config.PORT, config.HOST, "PORT");
+    if (config.DATABASE_URL) {
+      await prepareDatabase(config.DATABASE_URL, { create: config.DATABASE_CREATE, logger });
+    }
+    stopIfAsked();
+    runtime = await startRuntime(config, { logger });
+    stopIfAsked();
+    if (config.SEED_DEMO) {
+      const seeded = await seedDemoIfEmpty(runtime.database.db, {
+        staffPassword: config.DEMO_STAFF_PASSWORD,
+        passwordCost: runtime.services.deps.passwordCost,
+      });
+      if (seeded) logger.info({ stores: seeded.stores }, "seeded the demo stores");
+      await announceDemoStaff(config, seeded?.generatedStaffPassword, logger, format);
+    }
+    await warnAboutMissingStores(runtime.database.db, logger, config.DEFAULT_STORE);
+    stopIfAsked();
+    const port = await listen(runtime, config);
+    state = "running";
+    announceReady(logger, config, runtime, port);
+    if (stopRequested) void shutdown(stopRequested);
+  } catch (e) {
+    await failStart(e, logger, stopRuntime);
+  }
 }
 
-/**
- * The demo staff password to print: DEMO_STAFF_PASSWORD, else the one generated when the demo was seeded.
- * That one is kept in DATA_DIR so it can be shown again on every start of the same data.
- */
-async function demoStaffPassword(config: Config, generated: string | undefined): Promise<string | null> {
-  if (config.DEMO_STAFF_PASSWORD) return config.DEMO_STAFF_PASSWORD;
-  const file = path.join(config.DATA_DIR, "demo-staff-password");
-  if (generated) {
-    await mkdir(config.DATA_DIR, { recursive: true });
-    await writeFile(file, generated, { mode: 0o600 });
-    return generated;
+async function listen(runtime: Runtime, config: Config): Promise<number> {
+  try {
+    return await runtime.app.listen(config.PORT, config.HOST);
+  } catch (e) {
+    // Taken between the early check and now.
+    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE")
+      await assertPortFree(config.PORT, config.HOST, "PORT");
+    throw e;
   }
-  return existsSync(file) ? (await readFile(file, "utf8")).trim() : null;
+}
+
+function announceReady(logger: Logger, config: Config, runtime: Runtime, port: number): void {
+  const readyMs = Math.round(performance.now());
+  const playground = `http://localhost:${port}/graphql`;
+  logger.info(
+    {
+      event: "ready",
+      port,
+      readyMs,
+      moduleLoadMs,
+      playground,
+      database: config.embeddedDatabase ? "embedded" : "external",
+      cache: runtime.infra.kind,
+    },
+    `ready in ${readyMs} ms since the process started (${moduleLoadMs} ms of it loading modules); playground ${playground}`,
+  );
+}
+
+/** Logs why start-up stopped (one line when it is a known problem), stops what started, exits. */
+async function failStart(e: unknown, logger: Logger, stopRuntime: () => Promise<void>): Promise<never> {
+  let exitCode: number = EXIT_CODES.unexpected;
+  if (e instanceof StopRequested) {
+    exitCode = 0;
+  } else if (e instanceof StartupError) {
+    logger.fatal({ event: "startup_failed", code: e.code }, e.message);
+    exitCode = e.exitCode;
+  } else {
+    logger.fatal({ event: "startup_failed", code: "UNEXPECTED", err: e }, "start-up failed unexpectedly");
+  }
+  try {
+    await stopRuntime();
+  } catch (err) {
+    logger.error({ err }, "stopping after the failed start failed");
+  }
+  process.exit(exitCode);
 }
 
 main().catch((err: unknown) => {
+  // Only reached if the logger itself could not be set up.
   console.error(err);
   process.exit(1);
 });

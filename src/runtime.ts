@@ -67,6 +67,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       dataDir: path.join(config.DATA_DIR, "pg"),
       port: config.EMBEDDED_PG_PORT,
       log: (line) => logger.trace({ pg: line }),
+      notice: (message) => logger.warn({ event: "embedded_cleanup" }, message),
     });
     databaseUrl = embedded.url;
   }
@@ -162,13 +163,16 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       app,
       outboxRelay,
       async stop() {
-        await outboxRelay.stop();
-        await services.cartLifecycle.stop();
-        await app.close();
-        await infra.close();
-        await readReplica?.close();
-        await database.close();
-        await embedded?.stop();
+        try {
+          await outboxRelay.stop();
+          await services.cartLifecycle.stop();
+          await app.close();
+          await infra.close();
+          await readReplica?.close();
+          await database.close();
+        } finally {
+          await embedded?.stop();
+        }
       },
     };
   } catch (e) {

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { ConfigError, loadConfig } from "../config.js";
 import { DEFAULT_PASSWORD_COST } from "../services/password.js";
+import { StartupError } from "../startup/startup-error.js";
 import { createDatabase } from "./client.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./embedded.js";
 import { runMigrations } from "./migrate.js";
@@ -15,18 +16,12 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.DATABASE_URL;
   if (!url) {
-    try {
-      embedded = await startEmbeddedPostgres({
-        dataDir: path.join(config.DATA_DIR, "pg"),
-        port: config.EMBEDDED_PG_PORT,
-      });
-    } catch (e) {
-      // The embedded database admits one server per data directory.
-      console.error(
-        `Could not start the embedded PostgreSQL in ${config.DATA_DIR} (is \`npm start\` running?).`,
-      );
-      throw e;
-    }
+    // One server per data directory: with `npm start` running this fails with a line saying so.
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(config.DATA_DIR, "pg"),
+      port: config.EMBEDDED_PG_PORT,
+      notice: (message) => console.log(message),
+    });
     url = embedded.url;
   }
   try {
@@ -59,7 +54,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(err instanceof ConfigError ? 78 : 1);
+    console.error(err instanceof ConfigError || err instanceof StartupError ? err.message : err);
+    process.exit(err instanceof ConfigError ? 78 : err instanceof StartupError ? err.exitCode : 1);
   },
 );

@@ -393,7 +393,8 @@ async function seedStore(tx: Tx, seed: StoreSeed, passwordHash: string, startedA
   }
 }
 
-async function hasStores(db: Db | Tx): Promise<boolean> {
+/** Does the database hold any store? */
+export async function hasStores(db: Db | Tx): Promise<boolean> {
   const rows = await db.select({ id: stores.id }).from(stores).limit(1);
   return rows.length > 0;
 }

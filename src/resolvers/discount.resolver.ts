@@ -1,10 +1,8 @@
 /** Discount codes on carts (shoppers) and the staff operations on codes. */
-import { GraphQLError } from "graphql";
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import { CartPayload } from "../schema/cart.types.js";
 import { Discount, DiscountConnection, DiscountInput, DiscountPayload } from "../schema/discount.types.js";
 import type { DiscountRecord } from "../services/discount.service.js";
-import { UserFacingError } from "../services/errors.js";
 import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";

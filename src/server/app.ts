@@ -83,6 +83,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     csrfPrevention: true,
     validationRules: pipeline.validationRules,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGTERM/SIGINT (drain, pools, embedded database); Apollo's own handler would stop
+    // the server in parallel and then re-send the signal, cutting that shutdown short.
+    stopOnTerminationSignals: false,
     formatError: pipeline.formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({

@@ -62,7 +62,8 @@ export interface TestAppOptions {
   emptyDatabase?: boolean;
 }
 
-async function createDatabaseFromTemplate(empty = false): Promise<string> {
+/** A new database cloned from the migrated template, or an empty one (dropped with the run's other databases). */
+export async function createDatabaseFromTemplate(empty = false): Promise<string> {
   const base = inject("pgBaseUrl");
   const name = `cartograph_t_${inject("runId")}_${randomBytes(4).toString("hex")}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
