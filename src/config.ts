@@ -122,8 +122,18 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
   /** How long checkout holds stock for an order that is not paid yet (the sweeper then cancels it). */
   RESERVATION_TTL_SECONDS: int(30, 86_400).default(15 * 60),
+  /**
+   * How long a checkout saga owns its order before a retry or the recovery job may take it over. Longer
+   * than the slowest gateway call (timeout x retries), or two owners could overlap.
+   */
+  CHECKOUT_SAGA_LEASE_SECONDS: int(1, 3600).default(60),
   /** How often the checkout jobs run: reservation expiry and recovery of orders left PENDING (0 = never). */
   CHECKOUT_JOB_INTERVAL_SECONDS: int(0, 3600).default(30),
+  /**
+   * How long a flash-sale gate counter is trusted before it must be set again from PostgreSQL. Short:
+   * the gate may refuse early only within this window, and never admits past stock in any case.
+   */
+  STOCK_GATE_TTL_SECONDS: int(1, 3600).default(10),
   /** Test only: stop the process at a named point of a flow (fault tests), e.g. checkout:after-authorize. */
   FAULT_CRASH_AT: z.string().optional(),
   /** Outbox relay safety-net poll; LISTEN/NOTIFY wakes it at once on commit. */

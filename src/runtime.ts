@@ -145,6 +145,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
     });
     if (readReplica) registerReadReplicaMetrics(app.metrics.registry, readReplica);
     services.cartLifecycle.start(config.CART_JOB_INTERVAL_SECONDS);
+    services.checkoutRecovery.start(config.CHECKOUT_JOB_INTERVAL_SECONDS);
     const outboxRelay = new OutboxRelay({
       db: database.db,
       listener: database.sql,
@@ -166,6 +167,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
         try {
           await outboxRelay.stop();
           await services.cartLifecycle.stop();
+          await services.checkoutRecovery.stop();
           await app.close();
           await infra.close();
           await readReplica?.close();

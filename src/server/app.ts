@@ -13,12 +13,13 @@ import type { Config } from "../config.js";
 import { type StatementCounter, withStatementCounter } from "../db/client.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../resolvers/context.js";
+import { WebhookSignatureError } from "../services/checkout/webhook.service.js";
 import { UnauthenticatedError } from "../services/errors.js";
 import type { Services } from "../services/index.js";
 import { clientIp } from "./client-ip.js";
 import { applyCors } from "./cors.js";
 import { toGraphQLError } from "./errors.js";
-import { handleGraphQLHttp, sendJsonError } from "./graphql-http.js";
+import { BodyTooLargeError, handleGraphQLHttp, readRawBody, sendJsonError } from "./graphql-http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { operationLabel, RequestPipeline, rateLimitKey } from "./pipeline.js";
 import { servePlayground, wantsPlayground } from "./playground.js";
@@ -50,6 +51,9 @@ export interface App {
   /** Stops accepting, drains in-flight requests, closes sockets. */
   close(): Promise<void>;
 }
+
+/** Gateway events are small; anything bigger is not one. */
+const WEBHOOK_MAX_BYTES = 512 * 1024;
 
 const header = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
@@ -180,6 +184,31 @@ export async function createApp(opts: AppOptions): Promise<App> {
     });
   }
 
+  /** Gateway webhooks: verified over the raw bytes; 400 for anything unverifiable, 500 to get a redelivery. */
+  async function receiveWebhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") {
+      res.statusCode = 405;
+      res.setHeader("allow", "POST");
+      res.end();
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(req, WEBHOOK_MAX_BYTES);
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) return sendJsonError(res, 413, "Webhook body too large");
+      throw e;
+    }
+    try {
+      const answer = await services.webhooks.receive(raw, header(req, "stripe-signature"));
+      return sendJson(res, answer.status, answer.body);
+    } catch (e) {
+      if (e instanceof WebhookSignatureError) return sendJson(res, 400, { error: e.message });
+      logger.error({ err: e }, "webhook handling failed; the gateway will redeliver");
+      return sendJson(res, 500, { error: "Internal server error" });
+    }
+  }
+
   async function route(
     req: IncomingMessage,
     res: ServerResponse,
@@ -200,6 +229,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       });
     }
     if (url.pathname === "/metrics" && config.METRICS_PORT === undefined) return serveMetrics(req, res);
+    if (url.pathname === "/webhooks/stripe") return receiveWebhook(req, res);
     if (servePlayground(req, res, url)) return;
     if (url.pathname !== "/graphql") return sendJson(res, 404, { error: "Not found", graphql: "/graphql" });
     if (req.method === "GET" && wantsPlayground(req)) {

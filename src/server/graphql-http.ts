@@ -9,6 +9,11 @@ import type { GraphQLContext } from "../resolvers/context.js";
 export class BodyTooLargeError extends Error {}
 
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return (await readRawBody(req, maxBytes)).toString("utf8");
+}
+
+/** The body as bytes (webhook signatures are computed over the exact bytes sent). */
+export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > maxBytes) throw new BodyTooLargeError();
   const chunks: Buffer[] = [];
@@ -18,7 +23,7 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
     if (size > maxBytes) throw new BodyTooLargeError();
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 export async function handleGraphQLHttp(

@@ -20,8 +20,11 @@ import {
 import { actorLabel, isStaff, type ReadScope, type ServiceContext } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, UserFacingError, userError } from "./errors.js";
+import { lockVariants, moveStock, stockStateFor } from "./inventory/stock.js";
+import { stockStateEvents } from "./inventory/stock-events.js";
+import { syncStockGate } from "./inventory/stock-gate.js";
 import { MAX_STOCK } from "./money-bounds.js";
-import { writeOutbox } from "./outbox.js";
+import { writeOutbox, writeOutboxMany } from "./outbox.js";
 import { decodeCursor, type Page, pageSize, toPage } from "./pagination.js";
 import { isUuid, parseId, requireInt } from "./validation.js";
 
@@ -243,6 +246,7 @@ export class CatalogService {
         .values(
           valid.variants.map((v, i) => ({
             ...v,
+            stockState: stockStateFor(v.stockOnHand, v.lowStockThreshold),
             storeId,
             productId: product.id,
             position: i,
@@ -357,51 +361,50 @@ export class CatalogService {
     const delta = validateStockDelta(input.delta);
     const reason = adjustmentReason(input.reason);
     const storeId = ctx.store.id;
-    return this.deps.db.transaction(async (tx) => {
-      const [updated] = await tx
-        .update(productVariants)
-        .set({ stockOnHand: sql`${productVariants.stockOnHand} + ${delta}`, updatedAt: this.deps.now() })
-        .from(products)
-        .where(
-          and(
-            eq(productVariants.storeId, storeId),
-            eq(productVariants.id, variantId),
-            sql`${productVariants.stockOnHand} + ${delta} >= ${productVariants.reserved}`,
-            sql`${productVariants.stockOnHand} + ${delta} <= ${MAX_STOCK}`,
-            productOfVariant,
-          ),
-        )
-        .returning(variantWithProduct);
-      if (!updated) {
-        const [row] = await tx
-          .select({ stockOnHand: productVariants.stockOnHand, reserved: productVariants.reserved })
-          .from(productVariants)
-          .where(and(eq(productVariants.storeId, storeId), eq(productVariants.id, variantId)));
-        if (!row) throw userError(ErrorCode.NOT_FOUND, "Variant not found", { field: ["variantId"] });
-        if (row.stockOnHand + delta > MAX_STOCK) {
+    const now = this.deps.now();
+    const { variant, available } = await this.deps.db.transaction(async (tx) => {
+      const locked = await lockVariants(tx, storeId, [variantId]);
+      const before = locked.get(variantId);
+      if (!before) throw userError(ErrorCode.NOT_FOUND, "Variant not found", { field: ["variantId"] });
+      const moved = await moveStock(tx, storeId, "adjust", [{ variantId, quantity: delta }], locked);
+      if (moved.refused.length) {
+        if (before.stockOnHand + delta > MAX_STOCK) {
           throw userError(
             ErrorCode.INVALID_INPUT,
-            `Stock on hand may not exceed ${MAX_STOCK}; it is ${row.stockOnHand}`,
+            `Stock on hand may not exceed ${MAX_STOCK}; it is ${before.stockOnHand}`,
             { field: ["delta"], variantId },
           );
         }
-        const available = row.stockOnHand - row.reserved;
         throw userError(
           ErrorCode.INSUFFICIENT_STOCK,
-          `Cannot remove ${-delta} unit(s): ${available} on hand and not reserved for orders`,
-          { field: ["delta"], variantId, available },
+          `Cannot remove ${-delta} unit(s): ${before.available} on hand and not reserved for orders`,
+          { field: ["delta"], variantId, available: before.available },
         );
       }
+      const after = moved.after.get(variantId);
       await tx.insert(inventoryMovements).values({
         storeId,
         variantId,
         delta,
         reason,
         actor: actorLabel(ctx.caller),
-        stockAfter: updated.stockOnHand,
+        stockAfter: after?.stockOnHand ?? before.stockOnHand + delta,
+        createdAt: now,
       });
-      return toCatalogVariant(updated);
+      await writeOutboxMany(tx, stockStateEvents(storeId, moved.changes, now));
+      const [row] = await tx
+        .select(variantWithProduct)
+        .from(productVariants)
+        .innerJoin(products, productOfVariant)
+        .where(and(eq(productVariants.storeId, storeId), eq(productVariants.id, variantId)));
+      if (!row) throw new Error("locked variant vanished");
+      return {
+        variant: toCatalogVariant(row),
+        available: new Map([[variantId, row.stockOnHand - row.reserved]]),
+      };
     });
+    await syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available);
+    return variant;
   }
 
   /** Locks a variant row (FOR UPDATE) and returns it with its product's price data; NOT_FOUND otherwise. */

@@ -7,10 +7,12 @@ import { CartPricingService } from "./cart/cart-pricing.service.js";
 import { SavedItemsService } from "./cart/saved-items.service.js";
 import { CatalogService } from "./catalog.service.js";
 import { CheckoutService } from "./checkout/checkout.service.js";
+import { WebhookService } from "./checkout/webhook.service.js";
 import type { ServiceDeps } from "./deps.js";
 import { DiscountService } from "./discount.service.js";
 import { IdentityService } from "./identity.service.js";
 import { CartLifecycleJob } from "./jobs/cart-lifecycle.job.js";
+import { CheckoutRecoveryJob } from "./jobs/checkout-recovery.job.js";
 import { OrderQueries } from "./order/order-queries.service.js";
 import { RedemptionService } from "./redemption.service.js";
 import { SessionService } from "./session.service.js";
@@ -23,6 +25,12 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
   const cartPricing = new CartPricingService(deps);
   const identity = new IdentityService(deps);
   const redemptions = new RedemptionService(deps);
+  const checkout = new CheckoutService(deps, {
+    gateway: ports.gateway,
+    carts,
+    pricing: cartPricing,
+    redemptions,
+  });
   const cartLifecycle = new CartLifecycleJob(
     deps.db,
     carts.cache,
@@ -49,7 +57,9 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
     discounts: new DiscountService(deps, carts, cartPricing),
     redemptions,
     orders: new OrderQueries(deps),
-    checkout: new CheckoutService(deps, { gateway: ports.gateway, carts, pricing: cartPricing, redemptions }),
+    checkout,
+    webhooks: new WebhookService(deps, checkout),
+    checkoutRecovery: new CheckoutRecoveryJob(deps, checkout, carts, redemptions),
     cartLifecycle,
   };
 }

@@ -158,3 +158,33 @@ describe("checkout races", () => {
     expect(await variant(p.variantId)).toMatchObject({ stockOnHand: 495, reserved: 0 });
   });
 });
+
+describe("the flash-sale gate", () => {
+  it("refuses a sold-out variant from the gate, without a transaction, and never admits past stock", async () => {
+    const p = await productWithStock(t.app, store, 2);
+    const [a, b, c] = await inBatches(3, 3, () =>
+      readyCart(t.app, setup, [{ variantId: p.variantId, quantity: 1 }]),
+    );
+    for (const buyer of [a, b]) {
+      expect(
+        (await checkout(t.app, store, buyer!.guest.token, { cartId: buyer!.cartId })).order?.status,
+      ).toBe("CONFIRMED");
+    }
+    const res = await t.app.gql<{ checkoutComplete: { userErrors: { code: string; available: number }[] } }>(
+      `mutation C($input: CheckoutInput!) { checkoutComplete(input: $input) { userErrors { code available } } }`,
+      { input: { cartId: c!.cartId, idempotencyKey: `gate-${unique()}-x`, paymentMethod: "pm_card_visa" } },
+      { store: store.handle, token: c!.guest.token },
+    );
+    expect(res.data?.checkoutComplete.userErrors).toEqual([{ code: "INSUFFICIENT_STOCK", available: 0 }]);
+    // The key lookup and the cart read; the transaction that would lock the variant never began.
+    expect(Number(res.headers.get("x-sql-statements"))).toBeLessThanOrEqual(4);
+    // Restocked, the gate admits again at once (it is set from PostgreSQL on every stock change).
+    await t.app.runtime.services.catalog.adjustInventory(serviceContext(store, fixtureStaff), {
+      variantId: p.variantId,
+      delta: 1,
+    });
+    expect((await checkout(t.app, store, c!.guest.token, { cartId: c!.cartId })).order?.status).toBe(
+      "CONFIRMED",
+    );
+  });
+});

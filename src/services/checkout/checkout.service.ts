@@ -18,7 +18,7 @@
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { orders } from "../../db/schema.js";
-import type { PaymentGateway } from "../../payments/index.js";
+import { type PaymentGateway, PaymentGatewayError } from "../../payments/index.js";
 import type { CartService } from "../cart/cart.service.js";
 import type { CartPricingService } from "../cart/cart-pricing.service.js";
 import { actorLabel, type ServiceContext } from "../context.js";
@@ -30,6 +30,8 @@ import {
   type UserErrorData,
   UserFacingError,
 } from "../errors.js";
+import { mergeLines } from "../inventory/stock.js";
+import { syncStockGate } from "../inventory/stock-gate.js";
 import type { OrderRow } from "../order/transition.js";
 import type { RedemptionService } from "../redemption.service.js";
 import type { CheckoutInput, CheckoutResult } from "./checkout.types.js";
@@ -45,8 +47,6 @@ import {
 import { type PaymentRow, paymentOfOrder } from "./payment-record.js";
 import { PriceChangedError, placeOrder } from "./place-order.step.js";
 
-/** How long a saga owns its order before a retry or the recovery job may take it over. */
-export const SAGA_LEASE_MS = 60_000;
 const WAIT_POLL_MS = 40;
 
 export interface CheckoutServiceOptions {
@@ -66,6 +66,11 @@ export class CheckoutService {
     private readonly opts: CheckoutServiceOptions,
   ) {
     this.steps = { db: deps.db, gateway: opts.gateway, now: deps.now };
+  }
+
+  /** How long a saga owns its order (CHECKOUT_SAGA_LEASE_SECONDS). */
+  get leaseMs(): number {
+    return this.deps.config.CHECKOUT_SAGA_LEASE_SECONDS * 1000;
   }
 
   get gateway(): PaymentGateway {
@@ -96,6 +101,27 @@ export class CheckoutService {
   private async run(ctx: ServiceContext, input: ValidCheckout): Promise<CheckoutResult> {
     const existing = await this.orderByKey(ctx.store.id, input.idempotencyKey);
     if (existing) return this.replay(ctx, input, existing);
+    // The flash-sale gate: a sold-out variant is refused from Redis alone, before any transaction.
+    // PostgreSQL still decides everything the gate admits.
+    const cart = await this.opts.carts.get(ctx, input.cartId);
+    const admitted = cart && cart.status === "ACTIVE" ? mergeLines(cart.lines) : [];
+    if (admitted.length) {
+      const gate = await this.deps.infra.stockGate.take(ctx.store.id, admitted);
+      if (!gate.admitted) {
+        return {
+          order: null,
+          paymentClientSecret: null,
+          priceChanges: [],
+          userErrors: gate.short.map((s) => ({
+            code: ErrorCode.INSUFFICIENT_STOCK,
+            message: `Only ${Math.max(0, s.available)} available`,
+            field: ["input", "cartId"],
+            variantId: s.variantId,
+            available: Math.max(0, s.available),
+          })),
+        };
+      }
+    }
     let placed: Awaited<ReturnType<typeof placeOrder>>;
     try {
       placed = await this.deps.db.transaction((tx) =>
@@ -107,7 +133,7 @@ export class CheckoutService {
             redemptions: this.opts.redemptions,
             now: this.deps.now,
             reservationTtlMs: this.deps.config.RESERVATION_TTL_SECONDS * 1000,
-            sagaLeaseMs: SAGA_LEASE_MS,
+            sagaLeaseMs: this.leaseMs,
             gatewayName: this.opts.gateway.name,
           },
           ctx,
@@ -115,13 +141,20 @@ export class CheckoutService {
         ),
       );
     } catch (e) {
+      await this.deps.infra.stockGate.giveBack(ctx.store.id, admitted);
       if (e instanceof PriceChangedError) {
         return { order: null, paymentClientSecret: null, priceChanges: e.priceChanges, userErrors: e.errors };
       }
       throw e;
     }
-    if (placed.kind === "existing") return this.replay(ctx, input, placed.order);
-    await this.opts.carts.invalidate(placed.cart);
+    if (placed.kind === "existing") {
+      await this.deps.infra.stockGate.giveBack(ctx.store.id, admitted);
+      return this.replay(ctx, input, placed.order);
+    }
+    await Promise.all([
+      this.opts.carts.invalidate(placed.cart),
+      this.syncGate(ctx.store.id, placed.available),
+    ]);
     this.deps.faults?.at("checkout:after-place-order");
     const payment = await paymentOfOrder(this.deps.db, ctx.store.id, placed.order.id);
     if (!payment) throw new Error(`order ${placed.order.id} has no payment row`);
@@ -145,7 +178,7 @@ export class CheckoutService {
         field: ["input", "idempotencyKey"],
       });
     }
-    const deadline = Date.now() + SAGA_LEASE_MS + 5_000;
+    const deadline = Date.now() + this.leaseMs + 5_000;
     let current = order;
     for (;;) {
       if (current.checkoutOutcome) return resultOf(current);
@@ -174,7 +207,7 @@ export class CheckoutService {
     const now = this.deps.now();
     const [taken] = await this.deps.db
       .update(orders)
-      .set({ sagaLeaseUntil: new Date(now.getTime() + SAGA_LEASE_MS) })
+      .set({ sagaLeaseUntil: new Date(now.getTime() + this.leaseMs) })
       .where(
         and(
           eq(orders.storeId, storeId),
@@ -221,7 +254,14 @@ export class CheckoutService {
         break;
       }
       case "REQUIRES_ACTION": {
-        const intent = intentId ? await this.opts.gateway.retrieve(intentId) : null;
+        let intent: Awaited<ReturnType<PaymentGateway["retrieve"]>>;
+        try {
+          intent = intentId ? await this.opts.gateway.retrieve(intentId) : null;
+        } catch (e) {
+          if (e instanceof PaymentGatewayError && e.reason === "unavailable")
+            return this.letGo(order, e.message);
+          throw e;
+        }
         if (intent?.status === "captured")
           return this.confirm(order, payment, intent.amountReceived, actor, "captured");
         if (intent?.status === "cancelled" || intent?.status === "requires_payment_method") {
@@ -325,8 +365,16 @@ export class CheckoutService {
       }),
     );
     if (!compensated) return this.reread(order);
-    await this.opts.carts.invalidate(...compensated.carts);
+    await Promise.all([
+      this.opts.carts.invalidate(...compensated.carts),
+      this.syncGate(order.storeId, compensated.available),
+    ]);
     return resultOf(compensated.order);
+  }
+
+  /** Tells the flash-sale gate what PostgreSQL now holds for these variants (after a commit). */
+  syncGate(storeId: string, available: ReadonlyMap<string, number>): Promise<void> {
+    return syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available);
   }
 
   /** The gateway did not answer: give the lease up at once so a retry with the same key resumes. */
