@@ -1,5 +1,6 @@
 /** Who is calling, for which store: every service method takes this as its first argument. */
 import type { ReadTarget } from "../db/read-executor.js";
+import type { StoreSettings } from "./store-settings.js";
 
 export type StaffRole = "OWNER" | "ADMIN" | "STAFF";
 
@@ -14,6 +15,8 @@ export interface StoreRef {
   handle: string;
   name: string;
   currency: string;
+  /** The store's own rules (reservation policy, ...); defaults when absent. */
+  settings?: StoreSettings;
 }
 
 export interface ServiceContext {

@@ -41,6 +41,7 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
       expiredRetentionSeconds: deps.config.EXPIRED_CART_RETENTION_DAYS * 86_400,
     },
     deps.now,
+    () => carts.expireHolds(),
   );
   return {
     deps,

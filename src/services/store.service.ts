@@ -4,9 +4,34 @@
  */
 import { asc, eq } from "drizzle-orm";
 import { stores } from "../db/schema.js";
-import type { StoreRef } from "./context.js";
+import { assertStaff } from "./authz.js";
+import type { ServiceContext, StoreRef } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
-import { UnknownStoreError } from "./errors.js";
+import { ErrorCode, ForbiddenError, UnknownStoreError, userError } from "./errors.js";
+import { parseStoreSettings, type ReservationPolicyName, type StoreSettings } from "./store-settings.js";
+
+const storeColumns = {
+  id: stores.id,
+  handle: stores.handle,
+  name: stores.name,
+  currency: stores.currency,
+  settings: stores.settings,
+};
+
+function toStoreRef(row: {
+  id: string;
+  handle: string;
+  name: string;
+  currency: string;
+  settings: unknown;
+}): StoreRef {
+  return { ...row, settings: parseStoreSettings(row.settings) };
+}
+
+export interface StoreSettingsInput {
+  reservationPolicy?: ReservationPolicyName | null;
+  cartHoldMinutes?: number | null;
+}
 
 const STORE_CACHE_MS = 30_000;
 
@@ -22,13 +47,14 @@ export class StoreService {
     const hit = this.byHandle.get(wanted);
     if (hit && Date.now() - hit.at < STORE_CACHE_MS) return hit.store;
     const [row] = await this.deps.db
-      .select({ id: stores.id, handle: stores.handle, name: stores.name, currency: stores.currency })
+      .select(storeColumns)
       .from(stores)
       .where(eq(stores.handle, wanted))
       .limit(1);
     if (!row) throw new UnknownStoreError(wanted);
-    this.byHandle.set(wanted, { store: row, at: Date.now() });
-    return row;
+    const store = toStoreRef(row);
+    this.byHandle.set(wanted, { store, at: Date.now() });
+    return store;
   }
 
   /** DEFAULT_STORE if configured, else the oldest store ("demo" in the embedded setup). */
@@ -48,11 +74,55 @@ export class StoreService {
   }
 
   async create(input: { handle: string; name: string; currency: string }): Promise<StoreRef> {
-    const [row] = await this.deps.db
-      .insert(stores)
-      .values(input)
-      .returning({ id: stores.id, handle: stores.handle, name: stores.name, currency: stores.currency });
+    const [row] = await this.deps.db.insert(stores).values(input).returning(storeColumns);
     if (!row) throw new Error("store insert returned nothing");
-    return row;
+    return toStoreRef(row);
+  }
+
+  /**
+   * Staff (owner or admin): changes the store's rules. Other instances see the change within their
+   * store cache time (30 s); this one at once.
+   */
+  async updateSettings(ctx: ServiceContext, input: StoreSettingsInput): Promise<StoreRef> {
+    assertStaff(ctx.caller);
+    if (ctx.caller.role === "STAFF")
+      throw new ForbiddenError("Only an owner or admin can change store settings");
+    const minutes = input.cartHoldMinutes;
+    if (
+      minutes !== undefined &&
+      minutes !== null &&
+      (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440)
+    ) {
+      throw userError(ErrorCode.INVALID_INPUT, "cartHoldMinutes must be an integer from 1 to 1440", {
+        field: ["input", "cartHoldMinutes"],
+      });
+    }
+    // Read-modify-write under the row lock: two staff changing different settings both keep theirs.
+    const row = await this.deps.db.transaction(async (tx) => {
+      const [locked] = await tx
+        .select(storeColumns)
+        .from(stores)
+        .where(eq(stores.id, ctx.store.id))
+        .for("update");
+      if (!locked) return undefined;
+      const current = parseStoreSettings(locked.settings);
+      const next: StoreSettings = {
+        ...current,
+        reservation: {
+          policy: input.reservationPolicy ?? current.reservation.policy,
+          holdMinutes: minutes ?? current.reservation.holdMinutes,
+        },
+      };
+      const [updated] = await tx
+        .update(stores)
+        .set({ settings: next as unknown as Record<string, unknown> })
+        .where(eq(stores.id, ctx.store.id))
+        .returning(storeColumns);
+      return updated;
+    });
+    if (!row) throw new UnknownStoreError(ctx.store.handle);
+    const store = toStoreRef(row);
+    this.byHandle.set(store.handle, { store, at: Date.now() });
+    return store;
   }
 }

@@ -3,10 +3,10 @@
  * cart queue instead of losing updates), commits, then refreshes the Redis copy. Reads come from Redis
  * when it has the cart, else from PostgreSQL.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
-import { type CartNoticeJson, cartItems, carts } from "../../db/schema.js";
-import type { Caller, ServiceContext } from "../context.js";
+import { type CartNoticeJson, cartItems, carts, inventoryReservations, stores } from "../../db/schema.js";
+import type { Caller, ServiceContext, StoreRef } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
 import {
   ErrorCode,
@@ -16,9 +16,15 @@ import {
   UserFacingError,
   userError,
 } from "../errors.js";
+import { heldByCart, holdCartStock } from "../inventory/cart-holds.js";
+import { releaseReservations } from "../inventory/reservations.js";
+import { stockStateEvents } from "../inventory/stock-events.js";
+import { syncStockGate } from "../inventory/stock-gate.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
+import { writeOutboxMany } from "../outbox.js";
+import { parseStoreSettings } from "../store-settings.js";
 import { normalizeEmail, parseId } from "../validation.js";
-import { loadCart, loadSellableVariants, withLines } from "./cart.repository.js";
+import { loadCart, loadSellableVariants, type SellableVariant, withLines } from "./cart.repository.js";
 import {
   type CartLineInput,
   type CartLineUpdateInput,
@@ -46,8 +52,20 @@ export function ownsCart(caller: Caller, cart: Pick<CartRecord, "customerId" | "
 
 const cartNotFound = () => userError(ErrorCode.NOT_FOUND, "Cart not found", { field: ["cartId"] });
 
+/** A reserve-at-add-to-cart store's hold for one cart write: what the cart holds now, and until when. */
+interface Holds {
+  storeId: string;
+  held: Map<string, number>;
+  until: Date;
+  mode: "strict" | "best-effort";
+}
+
 export class CartService {
   readonly cache: CartCache;
+  /** The hold context of each open cart transaction (reserve-at-add-to-cart stores only). */
+  private readonly holdsOf = new WeakMap<Tx, Holds>();
+  /** Sellable stock changed by a cart write's holds, by the record the write returned: for the gate. */
+  private readonly heldAvailability = new WeakMap<CartRecord, Map<string, number>>();
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -134,10 +152,11 @@ export class CartService {
       if (!cartId) throw new Error("cart insert returned nothing");
       const locked = await loadCart(tx, ctx.store.id, cartId, { lock: true });
       if (!locked) throw new Error("created cart vanished");
+      await this.beginHolds(tx, ctx.store, locked.id, "strict");
       if (input.lines?.length) await this.applyAdds(tx, locked, input.lines, ["input", "lines"]);
       return this.finishWrite(tx, locked, { email: email ?? undefined });
     });
-    await this.cache.put(cart);
+    await this.afterCommit(ctx.store.id, cart);
     return cart;
   }
 
@@ -279,11 +298,15 @@ export class CartService {
           field: ["guestCartId"],
         });
       }
+      // A reserve-at-add-to-cart store: the guest cart's holds go, the target's count as its own.
+      await releaseReservations(tx, ctx.store.id, { cartId: guest.id }, this.deps.now());
+      await this.beginHolds(tx, ctx.store, target.id, "best-effort");
       const variants = await loadSellableVariants(
         tx,
         ctx.store.id,
         guest.lines.map((l) => l.variantId),
       );
+      this.countOwnHolds(tx, variants);
       const plan = this.mergePolicy.plan(guest.lines, target.lines, variants);
       const now = this.deps.now();
       await this.applyMergePlan(tx, target, plan);
@@ -304,7 +327,7 @@ export class CartService {
       return { cart: merged, touched };
     });
     await this.cache.invalidate(...result.touched);
-    await this.cache.put(result.cart);
+    await this.afterCommit(ctx.store.id, result.cart);
     return result.cart;
   }
 
@@ -340,6 +363,23 @@ export class CartService {
   ): Promise<{ id: string; version: number }[]> {
     const cart = await loadCart(tx, storeId, cartId, { lock: true });
     if (cart?.status !== "CHECKED_OUT") return [];
+    const [store] = await tx
+      .select({
+        id: stores.id,
+        handle: stores.handle,
+        name: stores.name,
+        currency: stores.currency,
+        settings: stores.settings,
+      })
+      .from(stores)
+      .where(eq(stores.id, storeId));
+    if (store)
+      await this.beginHolds(
+        tx,
+        { ...store, settings: parseStoreSettings(store.settings) },
+        cart.id,
+        "best-effort",
+      );
     const now = this.deps.now();
     const notice: CartNoticeJson = {
       code: ErrorCode.PAYMENT_FAILED,
@@ -384,6 +424,59 @@ export class CartService {
     }
     const reopened = await this.finishWrite(tx, cart, { notices: [notice] });
     return [{ id: reopened.id, version: reopened.version }];
+  }
+
+  /**
+   * Releases the holds of carts whose hold ran out (reserve-at-add-to-cart stores) and tells their
+   * shoppers; the cart keeps its lines and holds again on its next change, if the stock is still there.
+   */
+  async expireHolds(limit = 200): Promise<number> {
+    const due = await this.deps.db
+      .selectDistinct({ storeId: inventoryReservations.storeId, cartId: inventoryReservations.cartId })
+      .from(inventoryReservations)
+      .where(
+        and(
+          eq(inventoryReservations.status, "ACTIVE"),
+          isNotNull(inventoryReservations.cartId),
+          lt(inventoryReservations.expiresAt, this.deps.now()),
+        ),
+      )
+      .limit(limit);
+    let expired = 0;
+    for (const { storeId, cartId } of due) {
+      if (!cartId) continue;
+      const done = await this.deps.db.transaction(async (tx) => {
+        const cart = await loadCart(tx, storeId, cartId, { lock: true });
+        if (!cart) return null;
+        const now = this.deps.now();
+        const released = await releaseReservations(tx, storeId, { cartId }, now, "EXPIRED");
+        if (released.lines.length === 0) return null;
+        await writeOutboxMany(tx, stockStateEvents(storeId, released.changes, now));
+        const [row] = await tx
+          .update(carts)
+          .set({
+            version: sql`${carts.version} + 1`,
+            notices: [
+              {
+                code: ErrorCode.INSUFFICIENT_STOCK,
+                message:
+                  "The stock held for your cart was released after a while without changes; it is held again when you next change the cart, if it is still there",
+                lineId: null,
+              },
+            ],
+          })
+          .where(and(eq(carts.storeId, storeId), eq(carts.id, cartId)))
+          .returning({ id: carts.id, version: carts.version });
+        return { row, available: new Map([...released.after].map(([id, a]) => [id, a.available])) };
+      });
+      if (!done?.row) continue;
+      expired++;
+      await Promise.all([
+        this.cache.invalidate(done.row),
+        syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, done.available),
+      ]);
+    }
+    return expired;
   }
 
   /** Forgets cached copies of carts changed inside a transaction that has committed. */
@@ -526,11 +619,44 @@ export class CartService {
           field: ["cartId"],
         });
       }
+      await this.beginHolds(tx, ctx.store, locked.id, "strict");
       const outcome = await change(tx, locked);
       return this.finishWrite(tx, locked, { ...fields, notices: outcome ? outcome.notices : undefined });
     });
-    await this.cache.put(cart);
+    await this.afterCommit(ctx.store.id, cart);
     return cart;
+  }
+
+  /** For reserve-at-add-to-cart stores: what this cart holds, so its own units count as available to it. */
+  private async beginHolds(tx: Tx, store: StoreRef, cartId: string, mode: Holds["mode"]): Promise<void> {
+    const policy = store.settings?.reservation;
+    if (policy?.policy !== "cart") return;
+    this.holdsOf.set(tx, {
+      storeId: store.id,
+      held: await heldByCart(tx, store.id, cartId),
+      until: new Date(this.deps.now().getTime() + policy.holdMinutes * 60_000),
+      mode,
+    });
+  }
+
+  /** Units the transaction's cart holds itself, by variant (nothing for reserve-at-checkout stores). */
+  private heldIn(tx: Tx): Map<string, number> {
+    return this.holdsOf.get(tx)?.held ?? new Map();
+  }
+
+  /** The cart's own held units are available to it: they are in `reserved` only on its behalf. */
+  private countOwnHolds(tx: Tx, variants: Map<string, SellableVariant>): void {
+    const held = this.heldIn(tx);
+    for (const v of variants.values()) v.available += held.get(v.id) ?? 0;
+  }
+
+  /** After a cart write committed: the new copy goes to the cache, changed stock to the gate. */
+  private async afterCommit(storeId: string, cart: CartRecord): Promise<void> {
+    const available = this.heldAvailability.get(cart);
+    await Promise.all([
+      this.cache.put(cart),
+      available ? syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available) : undefined,
+    ]);
   }
 
   /** Every write ends here: the cart becomes ACTIVE (activity revives an abandoned cart), version + 1. */
@@ -551,10 +677,35 @@ export class CartService {
         ...(fields.email !== undefined ? { email: fields.email } : {}),
         ...(cart.customerId === null ? { expiresAt: this.guestExpiry() } : {}),
       })
-      .where(eq(carts.id, cart.id))
+      .where(and(eq(carts.storeId, cart.storeId), eq(carts.id, cart.id)))
       .returning();
     if (!row) throw new Error("cart vanished under lock");
-    return withLines(tx, row);
+    const written = await withLines(tx, row);
+    const holds = this.holdsOf.get(tx);
+    if (holds) {
+      const result = await holdCartStock(
+        tx,
+        holds.storeId,
+        written.id,
+        written.lines,
+        holds.until,
+        holds.mode,
+      );
+      if (result.short.length) {
+        throw new UserFacingError(
+          result.short.map((s) => ({
+            code: ErrorCode.INSUFFICIENT_STOCK,
+            message: `Only ${s.available} left to hold for your cart`,
+            field: ["lines"],
+            variantId: s.variantId,
+            available: s.available,
+          })),
+        );
+      }
+      await writeOutboxMany(tx, stockStateEvents(holds.storeId, result.changes, now));
+      this.heldAvailability.set(written, result.available);
+    }
+    return written;
   }
 
   private async applyAdds(tx: Tx, cart: CartRecord, lines: CartLineInput[], field: string[]): Promise<void> {
@@ -600,6 +751,7 @@ export class CartService {
       cart.storeId,
       [...wanted.values()].map((w) => w.variantId),
     );
+    this.countOwnHolds(tx, variants);
     const next = new Map(cart.lines.map((l) => [l.id, l.quantity]));
     const inserts: {
       variantId: string;
@@ -718,6 +870,7 @@ export class CartService {
     const grown = [...totalsAfter].filter(([v, n]) => n > (totalsBefore.get(v) ?? 0)).map(([v]) => v);
     if (grown.length === 0) return;
     const variants = await loadSellableVariants(tx, cart.storeId, grown);
+    this.countOwnHolds(tx, variants);
     const errors: UserErrorData[] = [];
     for (const variantId of grown) {
       const variant = variants.get(variantId);

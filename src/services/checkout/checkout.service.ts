@@ -103,7 +103,9 @@ export class CheckoutService {
     if (existing) return this.replay(ctx, input, existing);
     // The flash-sale gate: a sold-out variant is refused from Redis alone, before any transaction.
     // PostgreSQL still decides everything the gate admits.
-    const cart = await this.opts.carts.get(ctx, input.cartId);
+    // (Stores that hold stock at add-to-cart skip it: a shopper's own hold is not in the counter.)
+    const gated = ctx.store.settings?.reservation.policy !== "cart";
+    const cart = gated ? await this.opts.carts.get(ctx, input.cartId) : null;
     const admitted = cart && cart.status === "ACTIVE" ? mergeLines(cart.lines) : [];
     if (admitted.length) {
       const gate = await this.deps.infra.stockGate.take(ctx.store.id, admitted);

@@ -32,6 +32,8 @@ import type { CartPricingService } from "../cart/cart-pricing.service.js";
 import { reasonText } from "../cart/cart-pricing.service.js";
 import { actorLabel, type ServiceContext } from "../context.js";
 import { ErrorCode, type UserErrorData, UserFacingError, userError } from "../errors.js";
+import { heldByCart } from "../inventory/cart-holds.js";
+import { releaseReservations } from "../inventory/reservations.js";
 import { type LockedVariant, lockVariants, mergeLines, moveStock } from "../inventory/stock.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
@@ -133,6 +135,12 @@ export async function placeOrder(
     storeId,
     cart.lines.map((l) => l.variantId),
   );
+  // A reserve-at-add-to-cart store: the cart's own holds are its to use (they become the order's below).
+  const held =
+    ctx.store.settings?.reservation.policy === "cart"
+      ? await heldByCart(tx, storeId, cart.id)
+      : new Map<string, number>();
+  for (const v of variants.values()) v.available += held.get(v.id) ?? 0;
   const unavailable: UserErrorData[] = [];
   for (const line of cart.lines) {
     const v = variants.get(line.variantId);
@@ -288,6 +296,7 @@ export async function placeOrder(
     });
   }
 
+  if (held.size) await releaseReservations(tx, storeId, { cartId: cart.id }, now);
   const reserved = await moveStock(tx, storeId, "reserve", wanted, variants);
   if (reserved.refused.length) throw new Error("stock moved under lock");
 

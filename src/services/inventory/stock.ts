@@ -81,7 +81,12 @@ type LockedRow = {
   stock_state: StockState;
 };
 
-/** Locks the variants (FOR UPDATE, ascending id) and returns them with their product's data. */
+/**
+ * Locks the variants (ascending id) and returns them with their product's data. FOR NO KEY UPDATE,
+ * the lock an UPDATE of non-key columns takes anyway: it does not conflict with the KEY SHARE lock a
+ * foreign key check takes (a cart line or reservation pointing at the variant), so a transaction that
+ * inserted such a row and then locks the variant cannot deadlock with another doing the same.
+ */
 export async function lockVariants(
   tx: Executor,
   storeId: string,
@@ -100,7 +105,7 @@ export async function lockVariants(
        sql`, `,
      )})
      order by v.id
-       for update of v`);
+       for no key update of v`);
   return new Map(
     rows.map((r) => [
       r.id,

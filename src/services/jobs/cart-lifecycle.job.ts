@@ -21,6 +21,7 @@ export interface SweepResult {
   abandoned: number;
   expired: number;
   purged: number;
+  holdsExpired: number;
 }
 
 export class CartLifecycleJob {
@@ -33,6 +34,8 @@ export class CartLifecycleJob {
     private readonly logger: Logger,
     private readonly opts: CartLifecycleOptions,
     private readonly now: () => Date = () => new Date(),
+    /** Releases cart holds that ran out (the cart module's job: it owns carts). */
+    private readonly expireHolds?: () => Promise<number>,
   ) {}
 
   /** ACTIVE carts with items, idle past the threshold, become ABANDONED with a `cart.abandoned` event. */
@@ -115,7 +118,8 @@ export class CartLifecycleJob {
     const expired = await this.expireGuestCarts();
     const abandoned = await this.abandonIdleCarts();
     const purged = await this.purgeExpiredCarts();
-    return { abandoned: abandoned.length, expired: expired.length, purged };
+    const holdsExpired = (await this.expireHolds?.()) ?? 0;
+    return { abandoned: abandoned.length, expired: expired.length, purged, holdsExpired };
   }
 
   start(intervalSeconds: number): void {
@@ -124,7 +128,8 @@ export class CartLifecycleJob {
       if (this.running) return;
       this.running = this.sweep()
         .then((r) => {
-          if (r.abandoned || r.expired || r.purged) this.logger.info(r, "cart lifecycle sweep");
+          if (r.abandoned || r.expired || r.purged || r.holdsExpired)
+            this.logger.info(r, "cart lifecycle sweep");
         })
         .catch((err: unknown) => this.logger.error({ err }, "cart lifecycle sweep failed"))
         .finally(() => {
