@@ -717,6 +717,8 @@ export const refunds = pgTable(
     reason: text("reason"),
     /** Units put back on hand, by variant. */
     restock: jsonb("restock").$type<{ variantId: string; quantity: number }[]>().notNull().default([]),
+    /** The order lines (and units of each) this refund is for; empty for a refund by amount. */
+    lines: jsonb("lines").$type<{ lineId: string; quantity: number }[]>().notNull().default([]),
     status: refundStatus("status").notNull().default("PENDING"),
     gatewayRefundId: text("gateway_refund_id"),
     /** Chosen by the caller (or derived from the request): a retry never refunds twice. */

@@ -7,6 +7,7 @@ import { CheckoutResolver } from "./checkout.resolver.js";
 import { DiscountResolver } from "./discount.resolver.js";
 import { IdentityResolver } from "./identity.resolver.js";
 import { OrderResolver } from "./order.resolver.js";
+import { OrderEventsResolver } from "./order-events.resolver.js";
 import { ProductFieldsResolver, ProductVariantFieldsResolver } from "./product.resolver.js";
 import { CartShippingResolver } from "./shipping.resolver.js";
 import { StoreResolver } from "./store.resolver.js";
@@ -26,4 +27,5 @@ export const resolvers: NonEmptyArray<Function> = [
   DiscountResolver,
   CheckoutResolver,
   OrderResolver,
+  OrderEventsResolver,
 ];

@@ -1,19 +1,28 @@
 /** Order queries and the parts of an order, loaded through the per-request DataLoaders. */
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import {
   Order,
   OrderConnection,
   OrderLine,
+  OrderPayload,
   OrderStatus,
   OrderStatusChange,
   Payment,
   Refund,
+  RefundLineInput,
 } from "../schema/order.types.js";
 import { ShippingMethod } from "../schema/shipping.types.js";
 import { isStaff } from "../services/context.js";
 import type { OrderStatus as OrderStatusValue } from "../services/order/order-status.js";
+import type { OrderRow } from "../services/order/transition.js";
 import type { GraphQLContext } from "./context.js";
+import { withUserErrors } from "./payload.js";
 import { asQueryResult } from "./query-result.js";
+
+async function orderPayload(fn: () => Promise<OrderRow>): Promise<OrderPayload> {
+  const { value, userErrors } = await withUserErrors(fn);
+  return Object.assign(new OrderPayload(), { order: value ? Order.from(value) : null, userErrors });
+}
 
 @Resolver(() => Order)
 export class OrderResolver {
@@ -49,6 +58,58 @@ export class OrderResolver {
   ): Promise<OrderConnection> {
     return OrderConnection.from(
       await asQueryResult(() => ctx.services.orders.list(ctx, { first, after, status })),
+    );
+  }
+
+  @Mutation(() => OrderPayload, {
+    description:
+      "Cancels an order: its customer (or guest session) while PENDING or CONFIRMED, staff up to PROCESSING. " +
+      "Unpaid: the authorisation is voided; paid: refunded in full. Stock and discount uses come back.",
+  })
+  orderCancel(
+    @Arg("orderId", () => ID) orderId: string,
+    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<OrderPayload> {
+    return orderPayload(() => ctx.services.orderCommands.cancel(ctx, orderId, reason));
+  }
+
+  @Mutation(() => OrderPayload, {
+    description: "Staff: moves an order to PROCESSING, SHIPPED (needs trackingNumber) or DELIVERED.",
+  })
+  orderTransition(
+    @Arg("orderId", () => ID) orderId: string,
+    @Arg("to", () => OrderStatus) to: OrderStatusValue,
+    @Arg("trackingNumber", () => String, { nullable: true }) trackingNumber: string | null,
+    @Arg("carrier", () => String, { nullable: true }) carrier: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<OrderPayload> {
+    return orderPayload(() =>
+      ctx.services.orderCommands.transition(ctx, { orderId, to, trackingNumber, carrier }),
+    );
+  }
+
+  @Mutation(() => OrderPayload, {
+    description:
+      "Staff: refunds a paid order in full or in part: by amount (minor units; default everything left), or by " +
+      "lines, optionally restocking their units. A full refund of a DELIVERED order makes it REFUNDED.",
+  })
+  orderRefund(
+    @Arg("orderId", () => ID) orderId: string,
+    @Arg("amount", () => Int, { nullable: true }) amount: number | null,
+    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Arg("lines", () => [RefundLineInput], { nullable: true }) lines: RefundLineInput[] | null,
+    @Arg("restock", () => Boolean, { nullable: true }) restock: boolean | null,
+    @Arg("idempotencyKey", () => String, {
+      nullable: true,
+      description:
+        "Reused on retries; without it, an identical request is taken as a retry of the same refund.",
+    })
+    idempotencyKey: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<OrderPayload> {
+    return orderPayload(() =>
+      ctx.services.orderCommands.refund(ctx, { orderId, amount, reason, lines, restock, idempotencyKey }),
     );
   }
 

@@ -442,3 +442,27 @@ export class CheckoutPayload extends Payload {
   @Field(() => [PriceChange], { description: "With PRICE_CHANGED: every line whose price rose." })
   priceChanges: PriceChange[];
 }
+
+@InputType({ description: "Units of one order line to refund." })
+export class RefundLineInput {
+  @Field(() => ID)
+  lineId: string;
+
+  @Field(() => Int)
+  quantity: number;
+}
+
+@ObjectType({ description: "An order changed status." })
+export class OrderStatusEvent {
+  @Field(() => Order, { description: "The order as it is now." })
+  order: Order;
+
+  @Field(() => OrderStatus, { nullable: true })
+  from: OrderStatusValue | null;
+
+  @Field(() => OrderStatus)
+  to: OrderStatusValue;
+
+  @Field(() => Date)
+  at: Date;
+}

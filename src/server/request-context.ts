@@ -29,8 +29,8 @@ export async function buildServiceContext(
 ): Promise<ServiceContext> {
   const requestId = requestIdFrom(identity.requestId);
   const store = await services.stores.resolve(identity.storeHandle);
-  const caller = await resolveCaller(services, identity.authorization, store.id);
-  return { store, caller, requestId, clientIp: identity.clientIp ?? null };
+  const { caller, expiresAt } = await resolveCaller(services, identity.authorization, store.id);
+  return { store, caller, requestId, clientIp: identity.clientIp ?? null, credentialExpiresAt: expiresAt };
 }
 
 export function withLoaders(services: Services, base: ServiceContext): GraphQLContext {
@@ -54,11 +54,11 @@ async function resolveCaller(
   services: Services,
   authorization: string | null | undefined,
   storeId: string,
-): Promise<Caller> {
+): Promise<{ caller: Caller; expiresAt: Date | null }> {
   const token = bearerToken(authorization);
-  if (!token) return { kind: "anonymous" };
+  if (!token) return { caller: { kind: "anonymous" }, expiresAt: null };
   try {
-    return await services.sessions.callerFor(token, storeId);
+    return await services.sessions.session(token, storeId);
   } catch (e) {
     if (e instanceof TokenError) throw new UnauthenticatedError(e.message);
     throw e;

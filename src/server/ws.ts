@@ -31,7 +31,11 @@ type ConnectionExtra = {
   request: IncomingMessage;
   context?: ServiceContext;
   started?: Map<string, { at: bigint; label: string; failed: boolean }>;
+  expiry?: NodeJS.Timeout;
 };
+
+/** Close code when the connection's token runs out: graphql-ws clients treat 4403 as final. */
+const TOKEN_EXPIRED = 4403;
 
 /** Parsed and validated documents by their text: clients send the same few documents again and again. */
 class DocumentCache {
@@ -97,6 +101,14 @@ export function attachWebSocket(opts: {
             clientIp: clientIp(ctx.extra.request, config.TRUST_PROXY_HOPS),
           });
           ctx.extra.started = new Map();
+          const expiresAt = ctx.extra.context.credentialExpiresAt;
+          if (expiresAt) {
+            // A token that expires ends the connection and every subscription on it; the client
+            // reconnects with a fresh token. (Timers are capped near 24.8 days; tokens live less.)
+            const ms = Math.max(0, Math.min(expiresAt.getTime() - Date.now(), 2 ** 31 - 1));
+            ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(TOKEN_EXPIRED, "Token expired"), ms);
+            ctx.extra.expiry.unref();
+          }
           return true;
         } catch (e) {
           logger.debug({ err: e }, "websocket connection refused");
@@ -172,6 +184,9 @@ export function attachWebSocket(opts: {
         if (run) run.failed = true;
         pipeline.logUnexpected(errors, ctx.extra.context?.requestId ?? "unknown");
         return pipeline.formatAll(errors);
+      },
+      onClose: (ctx) => {
+        if (ctx.extra.expiry) clearTimeout(ctx.extra.expiry);
       },
       onComplete: (ctx, id) => {
         const run = ctx.extra.started?.get(id);

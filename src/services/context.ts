@@ -25,6 +25,8 @@ export interface ServiceContext {
   requestId: string;
   /** The client's address (rate limits, sign-in throttling, fraud rules); absent for internal callers. */
   clientIp?: string | null;
+  /** When the caller's token runs out (absent: anonymous, or not from a token). */
+  credentialExpiresAt?: Date | null;
   /**
    * Where this request's replica-eligible reads (catalog, shipping method list) may go; absent =
    * the primary. Set per operation by server/read-routing.ts; carts, writes and staff never use it.

@@ -13,6 +13,8 @@ import { DiscountService } from "./discount.service.js";
 import { IdentityService } from "./identity.service.js";
 import { CartLifecycleJob } from "./jobs/cart-lifecycle.job.js";
 import { CheckoutRecoveryJob } from "./jobs/checkout-recovery.job.js";
+import { OrderCommands } from "./order/order-commands.service.js";
+import { OrderEvents } from "./order/order-events.js";
 import { OrderQueries } from "./order/order-queries.service.js";
 import { RedemptionService } from "./redemption.service.js";
 import { SessionService } from "./session.service.js";
@@ -25,6 +27,7 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
   const cartPricing = new CartPricingService(deps);
   const identity = new IdentityService(deps);
   const redemptions = new RedemptionService(deps);
+  const orders = new OrderQueries(deps);
   const checkout = new CheckoutService(deps, {
     gateway: ports.gateway,
     carts,
@@ -57,7 +60,9 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
     savedItems: new SavedItemsService(deps, carts),
     discounts: new DiscountService(deps, carts, cartPricing),
     redemptions,
-    orders: new OrderQueries(deps),
+    orders,
+    orderEvents: new OrderEvents(deps, orders),
+    orderCommands: new OrderCommands(deps, { queries: orders, checkout, carts, redemptions }),
     checkout,
     webhooks: new WebhookService(deps, checkout),
     checkoutRecovery: new CheckoutRecoveryJob(deps, checkout, carts, redemptions),

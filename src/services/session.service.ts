@@ -27,12 +27,21 @@ export class SessionService {
 
   /** The live caller for a token presented to `storeId`; TokenError when it no longer speaks for anyone. */
   async callerFor(token: string, storeId: string): Promise<Caller> {
+    return (await this.session(token, storeId)).caller;
+  }
+
+  /** The live caller and when its token runs out (a WebSocket ends its subscriptions then). */
+  async session(token: string, storeId: string): Promise<{ caller: Caller; expiresAt: Date }> {
     const verified = await this.deps.tokens.verifyToken(token, storeId);
-    const { caller } = verified;
+    const expiresAt = new Date(verified.expiresAt * 1000);
+    return { caller: await this.live(verified.caller, verified.sessionEpoch, storeId), expiresAt };
+  }
+
+  private async live(caller: Caller, sessionEpoch: number, storeId: string): Promise<Caller> {
     if (caller.kind !== "customer" && caller.kind !== "staff") return caller;
     const account = await this.account(storeId, caller);
     if (!account) throw new TokenError("The account of this token no longer exists");
-    if (account.epoch !== verified.sessionEpoch) throw new TokenError("Signed out: sign in again");
+    if (account.epoch !== sessionEpoch) throw new TokenError("Signed out: sign in again");
     // The database, not the token, has the last word on email and role.
     if (caller.kind === "staff")
       return { ...caller, email: account.email, role: account.role ?? caller.role };

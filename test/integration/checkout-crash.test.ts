@@ -9,7 +9,7 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orders, payments, productVariants } from "../../src/db/schema.js";
-import { US_ADDRESS } from "../support/checkout-fixtures.js";
+import { readyShopper } from "../support/http-shopper.js";
 import {
   freePortInRange,
   PORT_SLICES,
@@ -25,6 +25,8 @@ let standIn: StripeStandIn;
 let databaseUrl: string;
 let sql: postgres.Sql;
 let server: ServerProcess | undefined;
+/** Every server this file started: each is stopped at the end, even when a test failed midway. */
+const started: ServerProcess[] = [];
 
 beforeAll(async () => {
   standIn = await StripeStandIn.start();
@@ -32,7 +34,7 @@ beforeAll(async () => {
   sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
 });
 afterAll(async () => {
-  await server?.stop();
+  await Promise.all(started.map((s) => s.stop()));
   await sql?.end({ timeout: 5 });
   await standIn?.close();
 });
@@ -55,50 +57,8 @@ async function start(extra: Record<string, string>): Promise<number> {
     CHECKOUT_SAGA_LEASE_SECONDS: "2",
     ...extra,
   });
+  started.push(server);
   return server.ready();
-}
-
-/** A guest with a ready cart of one unit of a demo variant, over HTTP. */
-async function readyShopper(port: number) {
-  const store = { "x-store": "demo" };
-  const session = await postGraphQL<{ guestSessionCreate: { token: string } }>(
-    port,
-    `mutation { guestSessionCreate { token } }`,
-    {},
-    store,
-  );
-  const headers = { ...store, authorization: `Bearer ${session.data?.guestSessionCreate.token}` };
-  const catalog = await postGraphQL<{
-    products: { edges: { node: { variants: { id: string; inStock: boolean }[] } }[] };
-  }>(port, `{ products(first: 20) { edges { node { variants { id inStock } } } } }`, {}, store);
-  const variantId = catalog.data?.products.edges.flatMap((e) => e.node.variants).find((v) => v.inStock)?.id;
-  if (!variantId) throw new Error("no variant in stock");
-  const created = await postGraphQL<{ cartCreate: { cart: { id: string } } }>(
-    port,
-    `mutation C($l: [CartLineInput!]) { cartCreate(input: { lines: $l, email: "crash@test.example" }) { cart { id } userErrors { code } } }`,
-    { l: [{ variantId, quantity: 1 }] },
-    headers,
-  );
-  const cartId = created.data?.cartCreate.cart.id as string;
-  await postGraphQL(
-    port,
-    `mutation A($c: ID!, $a: AddressInput!) { cartShippingAddressUpdate(cartId: $c, address: $a) { userErrors { code } } }`,
-    { c: cartId, a: US_ADDRESS },
-    headers,
-  );
-  const rates = await postGraphQL<{ shippingRates: { shippingMethod: { id: string } }[] }>(
-    port,
-    `query R($c: ID!) { shippingRates(cartId: $c) { shippingMethod { id } } }`,
-    { c: cartId },
-    headers,
-  );
-  await postGraphQL(
-    port,
-    `mutation M($c: ID!, $m: ID!) { cartShippingMethodSelect(cartId: $c, shippingMethodId: $m) { userErrors { code } } }`,
-    { c: cartId, m: rates.data?.shippingRates[0]?.shippingMethod.id },
-    headers,
-  );
-  return { headers, cartId, variantId };
 }
 
 const CHECKOUT = `mutation C($input: CheckoutInput!) { checkoutComplete(input: $input) {

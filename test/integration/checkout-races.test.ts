@@ -47,7 +47,9 @@ async function variant(id: string) {
 }
 
 describe("checkout races", () => {
-  it("500 buyers, 50 units: exactly 50 confirmed orders, 450 told INSUFFICIENT_STOCK, nothing oversold", async () => {
+  it("500 buyers, 50 units: exactly 50 confirmed orders, 450 told INSUFFICIENT_STOCK, nothing oversold", {
+    timeout: 120_000,
+  }, async () => {
     const p = await productWithStock(t.app, store, 50);
     const buyers = await inBatches(500, 50, () =>
       readyCart(t.app, setup, [{ variantId: p.variantId, quantity: 1 }]),
