@@ -134,6 +134,10 @@ const envSchema = z.object({
    * the gate may refuse early only within this window, and never admits past stock in any case.
    */
   STOCK_GATE_TTL_SECONDS: int(1, 3600).default(10),
+  /** A held order (fraud review) is voided and cancelled this long after its authorisation (Stripe's lasts 7 days). */
+  FRAUD_REVIEW_MAX_HOURS: int(1, 24 * 7).default(144),
+  /** Staff are warned (order.review_expiring) when this little time is left to decide. */
+  FRAUD_REVIEW_WARN_HOURS: int(0, 24 * 7).default(24),
   /** Test only: stop the process at a named point of a flow (fault tests), e.g. checkout:after-authorize. */
   FAULT_CRASH_AT: z.string().optional(),
   /** Outbox relay safety-net poll; LISTEN/NOTIFY wakes it at once on commit. */

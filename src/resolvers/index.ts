@@ -5,6 +5,7 @@ import { CartEventsResolver } from "./cart-events.resolver.js";
 import { CatalogResolver } from "./catalog.resolver.js";
 import { CheckoutResolver } from "./checkout.resolver.js";
 import { DiscountResolver } from "./discount.resolver.js";
+import { FeedResolver } from "./feed.resolver.js";
 import { IdentityResolver } from "./identity.resolver.js";
 import { OrderResolver } from "./order.resolver.js";
 import { OrderEventsResolver } from "./order-events.resolver.js";
@@ -28,4 +29,5 @@ export const resolvers: NonEmptyArray<Function> = [
   CheckoutResolver,
   OrderResolver,
   OrderEventsResolver,
+  FeedResolver,
 ];

@@ -5,6 +5,7 @@ import {
   OrderConnection,
   OrderLine,
   OrderPayload,
+  OrderRisk,
   OrderStatus,
   OrderStatusChange,
   Payment,
@@ -134,6 +135,60 @@ export class OrderResolver {
   @FieldResolver(() => [Refund])
   async refunds(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<Refund[]> {
     return (await ctx.loaders.orderRefunds.load(order.id)).map((r) => Refund.from(r, order.currencyCode));
+  }
+
+  @Mutation(() => OrderPayload, {
+    description:
+      "Staff: approves an order held for review (ON_HOLD): the authorisation is captured and the order confirmed. " +
+      "Errors: INVALID_ORDER_TRANSITION (not on hold, or being processed), PAYMENT_FAILED.",
+  })
+  orderReviewApprove(
+    @Arg("orderId", () => ID) orderId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<OrderPayload> {
+    return orderPayload(() => ctx.services.reviews.approve(ctx, orderId));
+  }
+
+  @Mutation(() => OrderPayload, {
+    description:
+      "Staff: rejects an order held for review: the authorisation is voided and the order cancelled (stock and " +
+      "discount uses back). Errors: INVALID_ORDER_TRANSITION, PAYMENT_FAILED.",
+  })
+  orderReviewReject(
+    @Arg("orderId", () => ID) orderId: string,
+    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<OrderPayload> {
+    return orderPayload(() => ctx.services.reviews.reject(ctx, orderId, reason));
+  }
+
+  @FieldResolver(() => OrderRisk, {
+    nullable: true,
+    description: "Staff only (null for others): the fraud verdict.",
+  })
+  risk(@Root() order: Order, @Ctx() ctx: GraphQLContext): OrderRisk | null {
+    const risk = order.record.risk as {
+      verdict?: "ACCEPT" | "REVIEW" | "REJECT";
+      reasons?: string[];
+      at?: string;
+    } | null;
+    if (!isStaff(ctx.caller) || !risk?.verdict) return null;
+    return Object.assign(new OrderRisk(), {
+      verdict: risk.verdict,
+      reasons: risk.reasons ?? [],
+      assessedAt: risk.at ? new Date(risk.at) : null,
+    });
+  }
+
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description:
+      "Staff only: for an order ON_HOLD, when it must be reviewed by (then it is voided and cancelled).",
+  })
+  async reviewDeadline(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<Date | null> {
+    if (!isStaff(ctx.caller) || order.status !== "ON_HOLD") return null;
+    const [payment] = await ctx.loaders.orderPayments.load(order.id);
+    return ctx.services.reviews.deadlineOf(payment?.authorizedAt ?? null);
   }
 
   @FieldResolver(() => ShippingMethod, { nullable: true })

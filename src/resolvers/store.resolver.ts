@@ -27,6 +27,16 @@ export class StoreResolver {
               ? "checkout"
               : null,
         cartHoldMinutes: input.cartHoldMinutes,
+        fraudRules: input.fraudRules
+          ? {
+              totalAbove: input.fraudRules.totalAbove ?? null,
+              ordersInWindow: input.fraudRules.ordersInWindow ?? null,
+              failedPaymentsInWindow: input.fraudRules.failedPaymentsInWindow ?? null,
+              countryMismatch: input.fraudRules.countryMismatch ?? null,
+              firstOrderAbove: input.fraudRules.firstOrderAbove ?? null,
+              windowMinutes: input.fraudRules.windowMinutes ?? 60,
+            }
+          : null,
       }),
     );
     return Object.assign(new StorePayload(), { store: value ? Store.from(value) : null, userErrors });

@@ -466,3 +466,18 @@ export class OrderStatusEvent {
   @Field(() => Date)
   at: Date;
 }
+
+export const FraudVerdict = { ACCEPT: "ACCEPT", REVIEW: "REVIEW", REJECT: "REJECT" } as const;
+registerEnumType(FraudVerdict, { name: "FraudVerdict", description: "What the store's fraud rules said." });
+
+@ObjectType({ description: "Staff only: the fraud rules' verdict on an order, and why." })
+export class OrderRisk {
+  @Field(() => FraudVerdict)
+  verdict: keyof typeof FraudVerdict;
+
+  @Field(() => [String], { description: "One reason per rule that matched." })
+  reasons: string[];
+
+  @Field(() => Date, { nullable: true, description: "When the rules were applied." })
+  assessedAt: Date | null;
+}

@@ -54,6 +54,71 @@ export class Store {
   }
 }
 
+export const FraudAction = { REVIEW: "REVIEW", REJECT: "REJECT" } as const;
+registerEnumType(FraudAction, {
+  name: "FraudAction",
+  description: "What a fraud rule does when it matches.",
+  valuesConfig: {
+    REVIEW: { description: "Hold the order, authorised but not captured, for a staff review." },
+    REJECT: { description: "Void the authorisation and cancel the order (the shopper is not told why)." },
+  },
+});
+
+@InputType({ description: "A fraud rule on an amount (minor units)." })
+export class FraudAmountRuleInput {
+  @Field(() => Int)
+  amount: number;
+
+  @Field(() => FraudAction)
+  action: keyof typeof FraudAction;
+}
+
+@InputType({ description: "A fraud rule on a count within the rules' window." })
+export class FraudCountRuleInput {
+  @Field(() => Int)
+  count: number;
+
+  @Field(() => FraudAction)
+  action: keyof typeof FraudAction;
+}
+
+@InputType({
+  description:
+    "The store's fraud rules, applied between a card's authorisation and its capture. Given, it replaces every " +
+    "rule: an omitted rule is off. Counts match the order's email, customer, client address or card.",
+})
+export class FraudRulesInput {
+  @Field(() => FraudAmountRuleInput, { nullable: true, description: "Order total above the amount." })
+  totalAbove?: FraudAmountRuleInput | null;
+
+  @Field(() => FraudCountRuleInput, {
+    nullable: true,
+    description: "More than `count` orders in the window (this one included).",
+  })
+  ordersInWindow?: FraudCountRuleInput | null;
+
+  @Field(() => FraudCountRuleInput, {
+    nullable: true,
+    description: "More than `count` failed payments in the window.",
+  })
+  failedPaymentsInWindow?: FraudCountRuleInput | null;
+
+  @Field(() => FraudAction, { nullable: true, description: "Shipping country unlike the billing country." })
+  countryMismatch?: keyof typeof FraudAction | null;
+
+  @Field(() => FraudAmountRuleInput, {
+    nullable: true,
+    description: "A buyer's first order above the amount.",
+  })
+  firstOrderAbove?: FraudAmountRuleInput | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: "The window of the counting rules, minutes (default 60).",
+  })
+  windowMinutes?: number | null;
+}
+
 @InputType({ description: "Store settings to change; omitted fields keep their value." })
 export class StoreSettingsInput {
   @Field(() => ReservationPolicy, { nullable: true })
@@ -61,6 +126,9 @@ export class StoreSettingsInput {
 
   @Field(() => Int, { nullable: true, description: "1 to 1440." })
   cartHoldMinutes?: number | null;
+
+  @Field(() => FraudRulesInput, { nullable: true })
+  fraudRules?: FraudRulesInput | null;
 }
 
 @ObjectType()

@@ -10,6 +10,7 @@ import { CheckoutService } from "./checkout/checkout.service.js";
 import { WebhookService } from "./checkout/webhook.service.js";
 import type { ServiceDeps } from "./deps.js";
 import { DiscountService } from "./discount.service.js";
+import { StoreFeed } from "./events/store-feed.js";
 import { IdentityService } from "./identity.service.js";
 import { CartLifecycleJob } from "./jobs/cart-lifecycle.job.js";
 import { CheckoutRecoveryJob } from "./jobs/checkout-recovery.job.js";
@@ -17,23 +18,31 @@ import { OrderCommands } from "./order/order-commands.service.js";
 import { OrderEvents } from "./order/order-events.js";
 import { OrderQueries } from "./order/order-queries.service.js";
 import { RedemptionService } from "./redemption.service.js";
+import type { FraudCheck } from "./risk/fraud-check.js";
+import { RulesFraudCheck } from "./risk/fraud-rules.js";
+import { ReviewService } from "./risk/review.service.js";
 import { SessionService } from "./session.service.js";
 import { ShippingService } from "./shipping.service.js";
 import { SignInService } from "./sign-in.service.js";
 import { StoreService } from "./store.service.js";
 
-export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGateway }) {
+export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGateway; fraud?: FraudCheck }) {
   const carts = new CartService(deps);
   const cartPricing = new CartPricingService(deps);
   const identity = new IdentityService(deps);
   const redemptions = new RedemptionService(deps);
   const orders = new OrderQueries(deps);
+  const stores = new StoreService(deps);
   const checkout = new CheckoutService(deps, {
     gateway: ports.gateway,
+    fraud:
+      ports.fraud ??
+      new RulesFraudCheck(deps.db, async (storeId) => (await stores.settingsOf(storeId)).fraud),
     carts,
     pricing: cartPricing,
     redemptions,
   });
+  const reviews = new ReviewService(deps, { queries: orders, checkout, carts, redemptions });
   const cartLifecycle = new CartLifecycleJob(
     deps.db,
     carts.cache,
@@ -48,7 +57,7 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
   );
   return {
     deps,
-    stores: new StoreService(deps),
+    stores,
     catalog: new CatalogService(deps),
     identity,
     sessions: new SessionService(deps),
@@ -65,7 +74,11 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
     orderCommands: new OrderCommands(deps, { queries: orders, checkout, carts, redemptions }),
     checkout,
     webhooks: new WebhookService(deps, checkout),
-    checkoutRecovery: new CheckoutRecoveryJob(deps, checkout, carts, redemptions),
+    reviews,
+    storeFeed: new StoreFeed(deps),
+    checkoutRecovery: new CheckoutRecoveryJob(deps, checkout, carts, redemptions, () =>
+      reviews.sweepHeldOrders(),
+    ),
     cartLifecycle,
   };
 }

@@ -8,7 +8,13 @@ import { assertStaff } from "./authz.js";
 import type { ServiceContext, StoreRef } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, ForbiddenError, UnknownStoreError, userError } from "./errors.js";
-import { parseStoreSettings, type ReservationPolicyName, type StoreSettings } from "./store-settings.js";
+import {
+  type FraudRules,
+  NO_FRAUD_RULES,
+  parseStoreSettings,
+  type ReservationPolicyName,
+  type StoreSettings,
+} from "./store-settings.js";
 
 const storeColumns = {
   id: stores.id,
@@ -31,12 +37,15 @@ function toStoreRef(row: {
 export interface StoreSettingsInput {
   reservationPolicy?: ReservationPolicyName | null;
   cartHoldMinutes?: number | null;
+  /** Replaces every fraud rule when given (an omitted rule is off). */
+  fraudRules?: Partial<FraudRules> | null;
 }
 
 const STORE_CACHE_MS = 30_000;
 
 export class StoreService {
   private readonly byHandle = new Map<string, { store: StoreRef; at: number }>();
+  private readonly byId = new Map<string, { store: StoreRef; at: number }>();
   private defaultHandle: { handle: string; at: number } | null = null;
 
   constructor(private readonly deps: ServiceDeps) {}
@@ -53,8 +62,28 @@ export class StoreService {
       .limit(1);
     if (!row) throw new UnknownStoreError(wanted);
     const store = toStoreRef(row);
-    this.byHandle.set(wanted, { store, at: Date.now() });
+    this.remember(store);
     return store;
+  }
+
+  /**
+   * A store's settings by id, for work that has no request (jobs, webhooks, the saga resumed):
+   * cached like `resolve`, so the hot path does not read the store row again.
+   */
+  async settingsOf(storeId: string): Promise<StoreSettings> {
+    const hit = this.byId.get(storeId);
+    if (hit && Date.now() - hit.at < STORE_CACHE_MS) return hit.store.settings ?? parseStoreSettings({});
+    const [row] = await this.deps.db.select(storeColumns).from(stores).where(eq(stores.id, storeId)).limit(1);
+    if (!row) throw new UnknownStoreError(storeId);
+    const store = toStoreRef(row);
+    this.remember(store);
+    return store.settings ?? parseStoreSettings({});
+  }
+
+  private remember(store: StoreRef): void {
+    const entry = { store, at: Date.now() };
+    this.byHandle.set(store.handle, entry);
+    this.byId.set(store.id, entry);
   }
 
   /** DEFAULT_STORE if configured, else the oldest store ("demo" in the embedded setup). */
@@ -97,6 +126,7 @@ export class StoreService {
         field: ["input", "cartHoldMinutes"],
       });
     }
+    const fraud = input.fraudRules ? checkFraudRules({ ...NO_FRAUD_RULES, ...input.fraudRules }) : null;
     // Read-modify-write under the row lock: two staff changing different settings both keep theirs.
     const row = await this.deps.db.transaction(async (tx) => {
       const [locked] = await tx
@@ -112,6 +142,7 @@ export class StoreService {
           policy: input.reservationPolicy ?? current.reservation.policy,
           holdMinutes: minutes ?? current.reservation.holdMinutes,
         },
+        fraud: fraud ?? current.fraud,
       };
       const [updated] = await tx
         .update(stores)
@@ -122,7 +153,29 @@ export class StoreService {
     });
     if (!row) throw new UnknownStoreError(ctx.store.handle);
     const store = toStoreRef(row);
-    this.byHandle.set(store.handle, { store, at: Date.now() });
+    this.remember(store);
     return store;
   }
+}
+
+/** Fraud rules as given, or INVALID_INPUT naming the first field that makes no sense. */
+function checkFraudRules(rules: FraudRules): FraudRules {
+  const bad = (field: string, message: string) =>
+    userError(ErrorCode.INVALID_INPUT, message, { field: ["input", "fraudRules", field] });
+  for (const name of ["totalAbove", "firstOrderAbove"] as const) {
+    const rule = rules[name];
+    if (rule && (!Number.isInteger(rule.amount) || rule.amount < 0 || rule.amount > 1_000_000_000)) {
+      throw bad(name, `${name}.amount must be an integer from 0 to 1000000000 (minor units)`);
+    }
+  }
+  for (const name of ["ordersInWindow", "failedPaymentsInWindow"] as const) {
+    const rule = rules[name];
+    if (rule && (!Number.isInteger(rule.count) || rule.count < 0 || rule.count > 100_000)) {
+      throw bad(name, `${name}.count must be an integer from 0 to 100000`);
+    }
+  }
+  if (!Number.isInteger(rules.windowMinutes) || rules.windowMinutes < 1 || rules.windowMinutes > 43_200) {
+    throw bad("windowMinutes", "windowMinutes must be an integer from 1 to 43200");
+  }
+  return rules;
 }

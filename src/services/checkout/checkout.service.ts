@@ -33,7 +33,9 @@ import {
 import { mergeLines } from "../inventory/stock.js";
 import { syncStockGate } from "../inventory/stock-gate.js";
 import type { OrderRow } from "../order/transition.js";
+import { applyTransition } from "../order/transition.js";
 import type { RedemptionService } from "../redemption.service.js";
+import type { FraudCheck, FraudDecision } from "../risk/fraud-check.js";
 import type { CheckoutInput, CheckoutResult } from "./checkout.types.js";
 import { type ValidCheckout, validateCheckoutInput } from "./checkout-input.js";
 import { compensateOrder } from "./compensate.step.js";
@@ -51,6 +53,7 @@ const WAIT_POLL_MS = 40;
 
 export interface CheckoutServiceOptions {
   gateway: PaymentGateway;
+  fraud: FraudCheck;
   carts: CartService;
   pricing: CartPricingService;
   redemptions: RedemptionService;
@@ -232,6 +235,7 @@ export class CheckoutService {
   private async settle(order: OrderRow, payment: PaymentRow, actor: string): Promise<CheckoutResult> {
     if (order.total === 0) return this.confirm(order, payment, 0, actor, null);
     let intentId = payment.intentId;
+    let fingerprint = payment.cardFingerprint;
     switch (payment.status) {
       case "PENDING": {
         const auth = await authorizePayment(this.steps, order, payment);
@@ -253,6 +257,7 @@ export class CheckoutService {
         if (auth.kind === "requires_action") return this.reread(order);
         if (auth.kind === "unknown") return this.letGo(order, auth.message);
         intentId = auth.intentId;
+        fingerprint = auth.cardFingerprint;
         break;
       }
       case "REQUIRES_ACTION": {
@@ -291,6 +296,25 @@ export class CheckoutService {
         return this.reread(order);
     }
     if (!intentId) throw new Error(`order ${order.id}: authorised without an intent id`);
+    // Fraud review sits between authorisation and capture: nothing is taken before it has answered.
+    const decision = await this.riskDecision(order, fingerprint);
+    if (decision.verdict === "REVIEW") return this.hold(order, decision, actor);
+    if (decision.verdict === "REJECT") {
+      await voidAuthorization(this.steps, payment, intentId, "fraudulent");
+      return this.fail(order, payment, {
+        status: "FAILED",
+        reason: `rejected by the store's fraud rules: ${decision.reasons.join("; ")}`,
+        declineCode: "rejected",
+        failureMessage: "rejected by the store's fraud rules",
+        // The shopper learns that it failed, never which rule said so.
+        error: {
+          code: ErrorCode.PAYMENT_DECLINED,
+          message: "The payment was declined. Try another payment method or contact the store",
+          field: ["input", "paymentMethod"],
+        },
+        actor,
+      });
+    }
     const captured = await capturePayment(this.steps, payment, intentId);
     if (captured.kind === "captured")
       return this.confirm(order, payment, captured.amountReceived, actor, "captured");
@@ -377,6 +401,59 @@ export class CheckoutService {
   /** Tells the flash-sale gate what PostgreSQL now holds for these variants (after a commit). */
   syncGate(storeId: string, available: ReadonlyMap<string, number>): Promise<void> {
     return syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available);
+  }
+
+  /**
+   * The fraud rules' verdict on an authorised order: asked once and kept on the order (risk), so a
+   * resumed saga acts on the same verdict and staff see why.
+   */
+  private async riskDecision(order: OrderRow, cardFingerprint: string | null): Promise<FraudDecision> {
+    const stored = order.risk as { verdict?: FraudDecision["verdict"]; reasons?: string[] } | null;
+    if (stored?.verdict) return { verdict: stored.verdict, reasons: stored.reasons ?? [] };
+    const decision = await this.opts.fraud.assess({
+      storeId: order.storeId,
+      orderId: order.id,
+      total: order.total,
+      currency: order.currency,
+      email: order.email,
+      customerId: order.customerId,
+      clientIp: order.clientIp,
+      cardFingerprint,
+      shippingCountry: order.shippingAddress?.country ?? null,
+      billingCountry: order.billingAddress?.country ?? null,
+    });
+    if (decision.verdict !== "ACCEPT" || decision.reasons.length > 0) {
+      await this.deps.db
+        .update(orders)
+        .set({ risk: { ...decision, at: this.deps.now().toISOString() } })
+        .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
+    }
+    return decision;
+  }
+
+  /** REVIEW: the order waits ON_HOLD, authorised, uncaptured, its stock held, for a staff decision. */
+  private async hold(order: OrderRow, decision: FraudDecision, actor: string): Promise<CheckoutResult> {
+    const at = this.deps.now();
+    const held = await this.deps.db.transaction((tx) =>
+      applyTransition(tx, {
+        storeId: order.storeId,
+        orderId: order.id,
+        from: "PENDING",
+        to: "ON_HOLD",
+        by: "system",
+        actor,
+        reason: `held for review: ${decision.reasons.join("; ")}`,
+        at,
+        set: {
+          paymentStatus: "AUTHORIZED",
+          risk: { ...decision, at: at.toISOString() },
+          sagaLeaseUntil: null,
+          reservationExpiresAt: null,
+          checkoutOutcome: { userErrors: [] },
+        },
+      }),
+    );
+    return held ? resultOf(held) : this.reread(order);
   }
 
   /** The gateway did not answer: give the lease up at once so a retry with the same key resumes. */

@@ -45,10 +45,13 @@ export interface LockedVariant {
 }
 
 /** The one rule for a stock state, as SQL over the row's counters after the change. */
-const stateOf = (onHand: string, reserved: string) =>
-  sql.raw(
-    `(case when ${onHand} - ${reserved} <= 0 then 'OUT' when ${onHand} - ${reserved} <= low_stock_threshold then 'LOW' else 'IN_STOCK' end)::stock_state`,
+const stateOf = (onHand: string, reserved: string) => {
+  // Parenthesised: the counters arrive as expressions ("v.reserved + w.q").
+  const available = `((${onHand}) - (${reserved}))`;
+  return sql.raw(
+    `(case when ${available} <= 0 then 'OUT' when ${available} <= low_stock_threshold then 'LOW' else 'IN_STOCK' end)::stock_state`,
   );
+};
 
 /** The same rule in TypeScript, for rows written outside these statements (product creation). */
 export function stockStateFor(available: number, threshold: number): StockState {

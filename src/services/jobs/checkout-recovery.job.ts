@@ -31,6 +31,8 @@ export class CheckoutRecoveryJob {
     private readonly checkout: CheckoutService,
     private readonly carts: CartService,
     private readonly redemptions: RedemptionService,
+    /** Held orders nearing the end of their authorisation (risk/review.service.ts). */
+    private readonly sweepHeldOrders: () => Promise<number> = async () => 0,
   ) {}
 
   private at(): string {
@@ -181,10 +183,11 @@ export class CheckoutRecoveryJob {
     return true;
   }
 
-  async sweep(): Promise<{ recovered: number; expired: number }> {
+  async sweep(): Promise<{ recovered: number; expired: number; heldCancelled: number }> {
     const recovered = await this.recoverStuckOrders();
     const expired = await this.expireReservations();
-    return { recovered, expired };
+    const heldCancelled = await this.sweepHeldOrders();
+    return { recovered, expired, heldCancelled };
   }
 
   start(intervalSeconds: number): void {
@@ -193,7 +196,8 @@ export class CheckoutRecoveryJob {
       if (this.running) return;
       this.running = this.sweep()
         .then((r) => {
-          if (r.recovered || r.expired) this.deps.logger.info(r, "checkout recovery sweep");
+          if (r.recovered || r.expired || r.heldCancelled)
+            this.deps.logger.info(r, "checkout recovery sweep");
         })
         .catch((err: unknown) => this.deps.logger.error({ err }, "checkout recovery sweep failed"))
         .finally(() => {
