@@ -6,19 +6,26 @@
  * order: a transaction holding id 41 may still be open while the one holding 42 has committed. A
  * cursor that moved past 42 because 41 was not visible yet would skip 41 forever.
  *
- * The rule (exact, no time margin). A mark is taken in two steps, in this order:
+ * The rule (exact, no time margin). A mark is taken in two statements, in this order:
  *   1. `upTo` := the sequence's last value: every id <= upTo has been handed out by now;
- *   2. a snapshot S: `xmax` := pg_snapshot_xmax(S), the first transaction id not yet started at S.
+ *   2. `xid` := a new transaction id, `pg_current_xact_id()` of the observing statement itself.
  * Every transaction that holds an id <= upTo took it before step 1, and had its transaction id before
- * taking it (the outbox id default, `outbox_next_id()`, makes sure of that), so its transaction id is
- * below `xmax`: at S it had finished or was still running. Once the oldest running transaction is at
- * least `xmax` (pg_snapshot_xmin of a later snapshot >= xmax), all of them have finished, and every id
- * <= upTo is final. A read that starts after that check sees every committed row up to `upTo`.
+ * taking it (the outbox id default, `outbox_next_id()`, makes sure of that). Transaction ids are handed
+ * out in increasing order, so each of those transactions has an id below `xid`. Once the oldest
+ * transaction still running is at least `xid` (pg_snapshot_xmin of a later snapshot >= xid), all of
+ * them have finished, and every outbox id <= upTo is final: a read that starts after that check sees
+ * every committed row up to `upTo`.
+ *
+ * Why a new transaction id and not the snapshot's xmax: xmax is one past the latest *completed*
+ * transaction, and transactions still running can have ids at or above it, so "xmin >= xmax" would
+ * not wait for them (a test that commits out of order caught exactly that). Taking an id costs one
+ * transaction id and a commit record per observation: one per pass of the lease holder.
  *
  * Marks are kept in memory, oldest first; each observation adds one and settles every mark whose
- * `xmax` the oldest running transaction has reached. When nothing else is writing, a mark settles at
- * once (xmin = xmax in its own snapshot). A long-running writing transaction anywhere in the database
- * holds every later mark back until it ends: events are then late, never skipped.
+ * `xid` the oldest running transaction has reached. When nothing else is writing, a mark settles in
+ * its own observation (the snapshot's xmin is then the new id itself). A long-running writing
+ * transaction anywhere in the database holds every later mark back until it ends: events are then
+ * late, never skipped.
  */
 import { sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
@@ -28,7 +35,8 @@ export const OUTBOX_ID_SEQUENCE = "outbox_id_seq";
 
 interface Mark {
   upTo: number;
-  xmax: bigint;
+  /** A transaction id taken after `upTo` was read. */
+  xid: bigint;
 }
 
 /** At most this many unsettled marks are kept; past it, the newest replaces the last one. */
@@ -45,17 +53,20 @@ export class CommitHorizon {
   private marks: Mark[] = [];
   private settledUpTo: number | null = null;
 
-  /** Takes a new mark and settles what can be settled now. Two statements, in this order. */
+  /**
+   * Takes a new mark and settles what can be settled now. Two statements, in this order, on the pool
+   * (not inside a transaction of the caller's: the new transaction id must be a fresh one).
+   */
   async observe(db: Executor): Promise<HorizonObservation> {
     const upTo = await lastHandedOutId(db);
-    const [snap] = await db.execute<{ xmin: string; xmax: string }>(sql`
-      select pg_snapshot_xmin(s)::text as xmin, pg_snapshot_xmax(s)::text as xmax
-      from pg_current_snapshot() as s`);
-    if (!snap) throw new Error("pg_current_snapshot returned no row");
-    this.addMark({ upTo, xmax: BigInt(snap.xmax) });
+    // The snapshot is the statement's, taken before the new id is assigned: its xmin is at most that id.
+    const [snap] = await db.execute<{ xid: string; xmin: string }>(sql`
+      select pg_current_xact_id()::text as xid, pg_snapshot_xmin(pg_current_snapshot())::text as xmin`);
+    if (!snap) throw new Error("pg_current_xact_id returned no row");
+    this.addMark({ upTo, xid: BigInt(snap.xid) });
     const xmin = BigInt(snap.xmin);
     // Marks grow in both fields, so the settled ones are a prefix.
-    while (this.marks[0] && this.marks[0].xmax <= xmin) {
+    while (this.marks[0] && this.marks[0].xid <= xmin) {
       const mark = this.marks.shift() as Mark;
       this.settledUpTo = Math.max(this.settledUpTo ?? 0, mark.upTo);
     }

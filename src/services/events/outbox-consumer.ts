@@ -85,6 +85,7 @@ export class OutboxConsumer {
   private readonly maxRetryMs: number;
   private readonly horizon = new CommitHorizon();
   private running = false;
+  private stopping = false;
   private registered = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private soonTimer: NodeJS.Timeout | undefined;
@@ -116,6 +117,7 @@ export class OutboxConsumer {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     if (this.opts.listener) {
       try {
         const wake = () => this.wake();
@@ -134,6 +136,7 @@ export class OutboxConsumer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopping = true;
     clearInterval(this.pollTimer);
     clearTimeout(this.soonTimer);
     const unlisten = this.unlisten;
@@ -240,6 +243,8 @@ export class OutboxConsumer {
       for (;;) {
         const rows = await this.readAfter(at, settled);
         for (const row of rows) {
+          // A stop waits for the event in flight, not for the whole backlog.
+          if (this.stopping) return { handled, pending: true };
           await this.handleOne(row, at);
           at = row.id;
           handled++;
