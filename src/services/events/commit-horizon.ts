@@ -8,24 +8,25 @@
  *
  * The rule (exact, no time margin). A mark is taken in two statements, in this order:
  *   1. `upTo` := the sequence's last value: every id <= upTo has been handed out by now;
- *   2. `xid` := a new transaction id, `pg_current_xact_id()` of the observing statement itself.
+ *   2. `waitFor` := the transaction ids of every transaction running in this database now (client
+ *      backends in pg_stat_activity, and prepared transactions).
  * Every transaction that holds an id <= upTo took it before step 1, and had its transaction id before
- * taking it (the outbox id default, `outbox_next_id()`, makes sure of that). Transaction ids are handed
- * out in increasing order, so each of those transactions has an id below `xid`. Once the oldest
- * transaction still running is at least `xid` (pg_snapshot_xmin of a later snapshot >= xid), all of
- * them have finished, and every outbox id <= upTo is final: a read that starts after that check sees
- * every committed row up to `upTo`.
+ * taking it (the outbox id default, `outbox_next_id()`, makes sure of that). At step 2 it has either
+ * finished or is running with that id, in this database (it wrote our outbox table): then it is in
+ * `waitFor`. Once none of `waitFor` is running any more, all of them have finished, and every outbox
+ * id <= upTo is final: a read that starts after that check sees every committed row up to `upTo`.
  *
- * Why a new transaction id and not the snapshot's xmax: xmax is one past the latest *completed*
- * transaction, and transactions still running can have ids at or above it, so "xmin >= xmax" would
- * not wait for them (a test that commits out of order caught exactly that). Taking an id costs one
- * transaction id and a commit record per observation: one per pass of the lease holder.
+ * Why not the snapshot's xmin/xmax. xmax is one past the latest *completed* transaction, and running
+ * transactions can have ids at or above it, so "xmin >= xmax" does not wait for them (the out-of-order
+ * stress test caught exactly that); and xmin is cluster-wide, so a transaction left open in another
+ * database of the same server would hold every consumer here back. Transaction ids in
+ * pg_stat_activity are 32-bit; one cannot be handed out again while a mark waits on it (that takes
+ * two billion transactions).
  *
  * Marks are kept in memory, oldest first; each observation adds one and settles every mark whose
- * `xid` the oldest running transaction has reached. When nothing else is writing, a mark settles in
- * its own observation (the snapshot's xmin is then the new id itself). A long-running writing
- * transaction anywhere in the database holds every later mark back until it ends: events are then
- * late, never skipped.
+ * transactions have all finished. When nothing else is writing, a mark settles in its own
+ * observation. A long-running writing transaction of this database holds every later mark back until
+ * it ends: events are then late, never skipped.
  */
 import { sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
@@ -35,8 +36,8 @@ export const OUTBOX_ID_SEQUENCE = "outbox_id_seq";
 
 interface Mark {
   upTo: number;
-  /** A transaction id taken after `upTo` was read. */
-  xid: bigint;
+  /** Transactions running (with an id) after `upTo` was read. */
+  waitFor: string[];
 }
 
 /** At most this many unsettled marks are kept; past it, the newest replaces the last one. */
@@ -53,20 +54,15 @@ export class CommitHorizon {
   private marks: Mark[] = [];
   private settledUpTo: number | null = null;
 
-  /**
-   * Takes a new mark and settles what can be settled now. Two statements, in this order, on the pool
-   * (not inside a transaction of the caller's: the new transaction id must be a fresh one).
-   */
+  /** Takes a new mark and settles what can be settled now. Two statements, in this order. */
   async observe(db: Executor): Promise<HorizonObservation> {
     const upTo = await lastHandedOutId(db);
-    // The snapshot is the statement's, taken before the new id is assigned: its xmin is at most that id.
-    const [snap] = await db.execute<{ xid: string; xmin: string }>(sql`
-      select pg_current_xact_id()::text as xid, pg_snapshot_xmin(pg_current_snapshot())::text as xmin`);
-    if (!snap) throw new Error("pg_current_xact_id returned no row");
-    this.addMark({ upTo, xid: BigInt(snap.xid) });
-    const xmin = BigInt(snap.xmin);
-    // Marks grow in both fields, so the settled ones are a prefix.
-    while (this.marks[0] && this.marks[0].xid <= xmin) {
+    const running = await runningTransactions(db);
+    this.addMark({ upTo, waitFor: running });
+    const stillRunning = new Set(running);
+    // Every mark waits on whatever ran when it was taken; a later mark also on what started since.
+    // So once a mark has settled every older one has too: the settled ones are a prefix.
+    while (this.marks[0]?.waitFor.every((xid) => !stillRunning.has(xid))) {
       const mark = this.marks.shift() as Mark;
       this.settledUpTo = Math.max(this.settledUpTo ?? 0, mark.upTo);
     }
@@ -81,6 +77,16 @@ export class CommitHorizon {
     if (this.marks.length >= MAX_MARKS) this.marks.pop();
     this.marks.push(mark);
   }
+}
+
+/** The ids of the transactions running in this database that have one (prepared ones included). */
+async function runningTransactions(db: Executor): Promise<string[]> {
+  const rows = await db.execute<{ xid: string }>(sql`
+    select backend_xid::text as xid from pg_stat_activity
+     where datname = current_database() and backend_xid is not null
+    union
+    select transaction::text from pg_prepared_xacts where database = current_database()`);
+  return rows.map((r) => r.xid);
 }
 
 /** The highest id the outbox sequence has handed out (0 before the first). Counts uncommitted ones too. */

@@ -166,16 +166,16 @@ async function cartDrafts(tx: Tx, message: OutboxMessage): Promise<NotificationD
   const event = parsed(cartAbandoned, message);
   if (!UUID.test(event.cartId)) throw new MalformedEvent("cart id is not a uuid");
   const [cart] = await tx
-    .select({
-      status: carts.status,
-      email: carts.email,
-      customerId: carts.customerId,
-      itemCount: sql<number>`(select coalesce(sum(${cartItems.quantity}), 0)::int from ${cartItems}
-        where ${cartItems.storeId} = ${carts.storeId} and ${cartItems.cartId} = ${carts.id})`,
-    })
+    .select({ status: carts.status, email: carts.email, customerId: carts.customerId })
     .from(carts)
     .where(and(eq(carts.storeId, message.storeId), eq(carts.id, event.cartId)));
-  if (cart?.status !== "ABANDONED" || cart.itemCount === 0) return [];
+  if (cart?.status !== "ABANDONED") return [];
+  const [items] = await tx
+    .select({ count: sql<number>`coalesce(sum(${cartItems.quantity}), 0)::int` })
+    .from(cartItems)
+    .where(and(eq(cartItems.storeId, message.storeId), eq(cartItems.cartId, event.cartId)));
+  const itemCount = Number(items?.count ?? 0);
+  if (itemCount === 0) return [];
   const store = await storeOf(tx, message.storeId);
   if (!store) return [];
   const recipient = normalizeRecipient(
@@ -186,7 +186,7 @@ async function cartDrafts(tx: Tx, message: OutboxMessage): Promise<NotificationD
     storeName: store.name,
     storeHandle: store.handle,
     cartId: event.cartId,
-    itemCount: cart.itemCount,
+    itemCount,
   };
   return [{ channel: "email", template: NotificationTemplate.CART_ABANDONED, recipient, payload }];
 }
