@@ -123,6 +123,24 @@ describe("OutboxConsumer", () => {
     expect(await c.position()).toBeGreaterThanOrEqual(ids.at(-1) ?? Number.POSITIVE_INFINITY);
   });
 
+  it("writes nothing while there is nothing to handle (a quiet database stays quiet)", async () => {
+    const topic = uniqueTopic();
+    const name = `c-${tag()}`;
+    const c = consumer(name, [topic]);
+    await c.drain();
+    await commit(event(topic, 1));
+    expect(await c.drain()).toBe(1);
+    const version = async () =>
+      (
+        await db().execute<{ v: string }>(
+          sql`select xmin::text as v from outbox_consumers where name = ${name}`,
+        )
+      )[0]?.v;
+    const before = await version();
+    for (let i = 0; i < 5; i++) expect(await c.drain()).toBe(0);
+    expect(await version()).toBe(before);
+  });
+
   it("starts after what was handed out so far, or at the beginning when asked", async () => {
     const topic = uniqueTopic();
     await commit(event(topic, 1));
@@ -312,16 +330,18 @@ describe("OutboxConsumer", () => {
     const name = `c-${tag()}`;
     const a = consumer(name, [topic], { listener });
     const b = consumer(name, [topic], { listener });
-    await a.drain(); // a holds the lease (30 s) from here on
+    await a.drain(); // registers the cursor
+    await commit(event(topic, 0));
+    expect(await a.drain()).toBe(1); // a takes the lease (30 s) to handle it, and keeps it
     await b.start();
     await a.start();
     try {
-      for (let i = 0; i < 5; i++) await commit(event(topic, i));
-      await until("5 handled", async () => (await handled(name)).length >= 5);
+      for (let i = 1; i < 6; i++) await commit(event(topic, i));
+      await until("6 handled", async () => (await handled(name)).length >= 6);
       expect(await handledBy(name)).toEqual(new Set([a.instanceId]));
       await a.stop();
-      await commit(event(topic, 5));
-      await until("6 handled", async () => (await handled(name)).length >= 6);
+      await commit(event(topic, 6));
+      await until("7 handled", async () => (await handled(name)).length >= 7);
       expect(await handledBy(name)).toEqual(new Set([a.instanceId, b.instanceId]));
     } finally {
       await a.stop();

@@ -233,10 +233,13 @@ export class OutboxConsumer {
   }
 
   private async handleUpToHorizon(): Promise<ConsumerPass> {
-    const cursor = await this.lease();
-    if (cursor === null) return { handled: 0, pending: false };
+    // Reads first, and the lease (a write) only when there is something to do: an idle consumer
+    // writes nothing, so it adds no WAL and no commits to a quiet database.
+    const stored = await this.storedCursor();
     const { settled, pending } = await this.horizon.observe(this.opts.db);
-    if (settled === null || settled <= cursor) return { handled: 0, pending };
+    if (settled === null || settled <= stored) return { handled: 0, pending };
+    const cursor = await this.lease();
+    if (cursor === null || settled <= cursor) return { handled: 0, pending: cursor !== null && pending };
     let at = cursor;
     let handled = 0;
     try {
@@ -310,16 +313,26 @@ export class OutboxConsumer {
   }
 
   /**
-   * Takes or renews the lease; resolves the cursor, or null when another instance holds a live lease.
-   * The first call creates the cursor where `startAt` says.
+   * The cursor as stored. It is created where `startAt` says on first use, and again if its row was
+   * deleted while this instance runs (a consumer is retired by stopping it, then deleting its row).
    */
+  private async storedCursor(): Promise<number> {
+    for (;;) {
+      if (!this.registered) {
+        const { db } = this.opts;
+        const start = this.opts.startAt === "beginning" ? 0 : await lastHandedOutId(db);
+        await db.insert(outboxConsumers).values({ name: this.name, lastId: start }).onConflictDoNothing();
+        this.registered = true;
+      }
+      const position = await this.position();
+      if (position !== null) return position;
+      this.registered = false;
+    }
+  }
+
+  /** Takes or renews the lease; resolves the cursor, or null when another instance holds a live lease. */
   private async lease(): Promise<number | null> {
     const { db } = this.opts;
-    if (!this.registered) {
-      const start = this.opts.startAt === "beginning" ? 0 : await lastHandedOutId(db);
-      await db.insert(outboxConsumers).values({ name: this.name, lastId: start }).onConflictDoNothing();
-      this.registered = true;
-    }
     const [row] = await db
       .update(outboxConsumers)
       .set({ claimedBy: this.instanceId, claimedUntil: this.leaseEnd() })
