@@ -142,6 +142,21 @@ const envSchema = z.object({
   FAULT_CRASH_AT: z.string().optional(),
   /** Outbox relay safety-net poll; LISTEN/NOTIFY wakes it at once on commit. */
   OUTBOX_POLL_MS: int(10, 3_600_000).default(250),
+  /** Outbox consumers' (notifications') safety-net poll; LISTEN/NOTIFY wakes them at once on commit. */
+  OUTBOX_CONSUMER_POLL_MS: int(10, 3_600_000).default(1000),
+  /** Write notifications from outbox events and send them (the consumer and the sender job). */
+  NOTIFICATIONS_ENABLED: bool.default(true),
+  /** How often the sender looks for due notifications (it is also woken when new ones are written). */
+  NOTIFICATION_POLL_MS: int(10, 3_600_000).default(1000),
+  /** Delay before a failed notification's first retry; each further retry doubles it, up to the max. */
+  NOTIFICATION_RETRY_BASE_MS: int(10, 86_400_000).default(60_000),
+  NOTIFICATION_RETRY_MAX_MS: int(10, 7 * 86_400_000).default(6 * 3_600_000),
+  /** Attempts after which a notification is FAILED. */
+  NOTIFICATION_MAX_ATTEMPTS: int(1, 100).default(8),
+  /** The storefront page that opens an abandoned cart: the email links here with ?store=<handle>&token=<token>. */
+  CART_RECOVERY_URL: url(["http:", "https:"]).default("http://localhost:3000/cart/recover"),
+  /** Lifetime of a cart recovery link. */
+  CART_RECOVERY_TTL_SECONDS: int(300, 90 * 86_400).default(7 * 86_400),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -189,6 +204,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError([
       "DATABASE_READ_PROBE_MS: must be below DATABASE_READ_MAX_LAG_MS (the lag is only known as of the last probe)",
     ]);
+  }
+  if (e.NOTIFICATION_RETRY_MAX_MS < e.NOTIFICATION_RETRY_BASE_MS) {
+    throw new ConfigError(["NOTIFICATION_RETRY_MAX_MS: must be at least NOTIFICATION_RETRY_BASE_MS"]);
   }
   const production = e.NODE_ENV === "production";
   return {

@@ -24,6 +24,8 @@ import { type App, createApp } from "./server/app.js";
 import { registerReadReplicaMetrics } from "./server/metrics.js";
 import type { FaultPoints } from "./services/deps.js";
 import { createServices, type Services } from "./services/index.js";
+import { NotificationJobs } from "./services/notifications/notification-jobs.js";
+import type { NotificationTransport } from "./services/notifications/notification-transport.js";
 import { OutboxRelay } from "./services/outbox-relay.js";
 import { DEFAULT_PASSWORD_COST, type PasswordCost } from "./services/password.js";
 import { TokenService } from "./services/tokens.js";
@@ -39,6 +41,8 @@ export interface Runtime {
   app: App;
   /** Publishes committed outbox events to `infra.pubsub` (LISTEN/NOTIFY + poll). */
   outboxRelay: OutboxRelay;
+  /** The notifications consumer and sender (absent with NOTIFICATIONS_ENABLED=false). */
+  notifications?: NotificationJobs;
   /** Stops background jobs, drains the server, closes pools, stops the embedded database. */
   stop(): Promise<void>;
 }
@@ -55,6 +59,8 @@ export interface RuntimeOptions {
   gateway?: PaymentGateway;
   /** Skip migrations (tests clone an already migrated template). */
   skipMigrations?: boolean;
+  /** Deliver notifications through this instead of the logging transport. */
+  notificationTransport?: NotificationTransport;
 }
 
 export async function startRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
@@ -154,6 +160,17 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       pollMs: config.OUTBOX_POLL_MS,
     });
     await outboxRelay.start();
+    const notifications = config.NOTIFICATIONS_ENABLED
+      ? new NotificationJobs({
+          db: database.db,
+          listener: database.sql,
+          logger,
+          config,
+          cartRecovery: services.cartRecovery,
+          transport: opts.notificationTransport,
+        })
+      : undefined;
+    await notifications?.start();
     return {
       config,
       database,
@@ -163,8 +180,10 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       services,
       app,
       outboxRelay,
+      notifications,
       async stop() {
         try {
+          await notifications?.stop();
           await outboxRelay.stop();
           await services.cartLifecycle.stop();
           await services.checkoutRecovery.stop();

@@ -13,7 +13,6 @@ import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
   bigint,
-  bigserial,
   boolean,
   check,
   foreignKey,
@@ -787,7 +786,13 @@ export const notifications = pgTable(
 export const outbox = pgTable(
   "outbox",
   {
-    id: bigserial("id", { mode: "number" }).notNull(),
+    /**
+     * From the sequence `outbox_id_seq`, through `outbox_next_id()` (created by the migration that added
+     * outbox consumers): it gives the inserting transaction its transaction id before it takes an id,
+     * which is what lets an outbox consumer tell when every id up to some value is final (see
+     * services/events/commit-horizon.ts).
+     */
+    id: bigint("id", { mode: "number" }).notNull().default(sql`outbox_next_id()`),
     storeId: storeId(),
     topic: text("topic").notNull(),
     key: text("key").notNull(),
@@ -805,11 +810,30 @@ export const outbox = pgTable(
     primaryKey({ name: "outbox_pkey", columns: [t.storeId, t.id] }),
     index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`),
     index("outbox_published_at_idx").on(t.publishedAt).where(sql`${t.publishedAt} IS NOT NULL`),
+    // Outbox consumers read forward from their cursor by id, whatever the store.
+    index("outbox_id_idx").on(t.id),
   ],
 );
+
+/**
+ * The durable cursor of each outbox consumer (services/events/outbox-consumer.ts): every event with an
+ * id up to `last_id` has been handled (or never committed). One row per consumer, not per store: the
+ * outbox's ids come from one sequence across stores, so one cursor and one lease per consumer cover
+ * them all with one scan, where a cursor per store would need a lease, a scan and a wake-up per store.
+ * A consumer's row also holds back the relay's purge of published events it has not passed: delete
+ * the row of a consumer that is retired for good.
+ */
+export const outboxConsumers = pgTable("outbox_consumers", {
+  name: text("name").primaryKey(),
+  lastId: bigint("last_id", { mode: "number" }).notNull(),
+  /** The instance holding the lease (random per process), and until when: one instance works at a time. */
+  claimedBy: text("claimed_by"),
+  claimedUntil: tstz("claimed_until"),
+  updatedAt: updatedAt(),
+});
 
 /**
  * Tables that are not per tenant (Citus reference tables: copied to every node). Every other table
  * carries store_id and keys that start with it.
  */
-export const REFERENCE_TABLES = ["stores"] as const;
+export const REFERENCE_TABLES = ["stores", "outbox_consumers"] as const;

@@ -9,6 +9,7 @@ import {
   CartLineInput,
   CartLineUpdateInput,
   CartPayload,
+  CartRecoverPayload,
   CartWarning,
   SavedItem,
   SavedItemsPayload,
@@ -75,6 +76,22 @@ export class CartResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.carts.setEmail(ctx, cartId, email));
+  }
+
+  @Mutation(() => CartRecoverPayload, {
+    description:
+      "Opens the cart of an abandoned-cart email's link. A guest cart moves to the caller's guest session (a new one for anyone else; its token is returned); a customer's cart is returned only to that customer, signed in.",
+  })
+  async cartRecover(
+    @Arg("token", () => String) token: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CartRecoverPayload> {
+    const { value, userErrors } = await withUserErrors(() => ctx.services.cartRecovery.recover(ctx, token));
+    return Object.assign(new CartRecoverPayload(), {
+      token: value?.token ?? null,
+      cart: value ? Cart.from(value.cart) : null,
+      userErrors,
+    });
   }
 
   @Mutation(() => CartPayload, { description: "Moves a line to the customer's saved items." })

@@ -157,6 +157,19 @@ export class CartPayload extends Payload {
   cart: Cart | null;
 }
 
+@ObjectType({ description: "The answer to following an abandoned cart's recovery link." })
+export class CartRecoverPayload extends Payload {
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "For a guest cart: a guest session token that now owns the cart (use it from now on). Null for a customer's cart, which stays with the signed-in customer.",
+  })
+  token: string | null;
+
+  @Field(() => Cart, { nullable: true })
+  cart: Cart | null;
+}
+
 @ObjectType({ description: "An item a customer moved out of the cart to buy later." })
 export class SavedItem {
   @Field(() => ID)

@@ -34,6 +34,10 @@ export const ErrorCode = {
   EMAIL_TAKEN: "EMAIL_TAKEN",
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
   RATE_LIMITED: "RATE_LIMITED",
+  /** A signed link (e.g. cart recovery) that is malformed, tampered with or for another store. */
+  LINK_INVALID: "LINK_INVALID",
+  /** A signed link past its lifetime. */
+  LINK_EXPIRED: "LINK_EXPIRED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -4,6 +4,7 @@ import type { PaymentGateway } from "../payments/index.js";
 import { CartService } from "./cart/cart.service.js";
 import { CartPriceEvents } from "./cart/cart-price-events.js";
 import { CartPricingService } from "./cart/cart-pricing.service.js";
+import { CartRecoveryService } from "./cart/cart-recovery.service.js";
 import { SavedItemsService } from "./cart/saved-items.service.js";
 import { CatalogService } from "./catalog.service.js";
 import { CheckoutService } from "./checkout/checkout.service.js";
@@ -65,6 +66,7 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
     carts,
     cartPricing,
     cartPriceEvents: new CartPriceEvents(deps, carts),
+    cartRecovery: new CartRecoveryService(deps, carts),
     shipping: new ShippingService(deps, carts, cartPricing),
     savedItems: new SavedItemsService(deps, carts),
     discounts: new DiscountService(deps, carts, cartPricing),

@@ -35,6 +35,7 @@ import type { Db } from "../db/client.js";
 import { outbox } from "../db/schema.js";
 import type { PubSub } from "../infra/types.js";
 import type { Logger } from "../logger.js";
+import { passedByEveryConsumer } from "./events/outbox-consumer.js";
 import { OUTBOX_NOTIFY_CHANNEL, type OutboxMessage, outboxChannels } from "./outbox.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -162,7 +163,10 @@ export class OutboxRelay {
     }
   }
 
-  /** Deletes published rows older than the retention; resolves how many. */
+  /**
+   * Deletes published rows older than the retention that every outbox consumer has passed (a consumer
+   * reads the table, not pub/sub: a row it has not handled yet must stay however old); resolves how many.
+   */
   async purgePublished(now: Date = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.retentionMs);
     let total = 0;
@@ -173,7 +177,7 @@ export class OutboxRelay {
       const expired = db
         .select({ id: outbox.id })
         .from(outbox)
-        .where(lt(outbox.publishedAt, cutoff))
+        .where(and(lt(outbox.publishedAt, cutoff), passedByEveryConsumer))
         .limit(5000);
       const deleted = await db.delete(outbox).where(inArray(outbox.id, expired));
       total += deleted.count;

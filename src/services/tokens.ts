@@ -25,13 +25,30 @@ export interface VerifiedToken {
 }
 
 export class TokenError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Why: an expired token may be worth a fresh one; an invalid one never is. */
+    readonly reason: "expired" | "invalid" = "invalid",
+  ) {
     super(message);
     this.name = "TokenError";
   }
 }
 
+/** What a cart recovery link names: a cart of a store. */
+export interface CartRecoveryClaims {
+  store: string;
+  cart: string;
+}
+
 const ISSUER = "cartograph";
+/**
+ * The audience of cart recovery links. It, and their `typ`, keep the two kinds apart: a recovery
+ * token is no bearer token (`checkSignature` knows no such `typ`), and a bearer token is no recovery
+ * token (it has no such audience).
+ */
+const CART_RECOVERY_AUDIENCE = "cart-recovery";
+const CART_RECOVERY_TYP = "cart_recovery";
 const MAX_REMEMBERED = 10_000;
 /** Longer than any token we issue: anything bigger is not ours and not worth an HMAC. */
 const MAX_TOKEN_LENGTH = 2048;
@@ -59,6 +76,39 @@ export class TokenService {
       .sign(this.key);
   }
 
+  /** A signed link token naming `claims.cart` of `claims.store`, valid for `ttlSeconds`. */
+  async signCartRecovery(claims: CartRecoveryClaims, ttlSeconds: number): Promise<string> {
+    return new SignJWT({ typ: CART_RECOVERY_TYP, store: claims.store })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(claims.cart)
+      .setIssuer(ISSUER)
+      .setAudience(CART_RECOVERY_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${ttlSeconds}s`)
+      .sign(this.key);
+  }
+
+  /** The cart and store a recovery token names; TokenError (expired or invalid) otherwise. */
+  async verifyCartRecovery(token: string): Promise<CartRecoveryClaims> {
+    if (token.length > MAX_TOKEN_LENGTH) throw new TokenError("Invalid token");
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        audience: CART_RECOVERY_AUDIENCE,
+        algorithms: ["HS256"],
+        requiredClaims: ["exp", "iat", "sub"],
+      }));
+    } catch (e) {
+      if (e instanceof errors.JWTExpired) throw new TokenError("Token expired", "expired");
+      throw new TokenError("Invalid token");
+    }
+    const cart = typeof payload.sub === "string" ? payload.sub : "";
+    const store = typeof payload.store === "string" ? payload.store : "";
+    if (payload.typ !== CART_RECOVERY_TYP || !cart || !store) throw new TokenError("Invalid token");
+    return { store, cart };
+  }
+
   /** Verifies a token for `storeId` and returns the caller it identifies. */
   async verify(token: string, storeId: string): Promise<Caller> {
     return (await this.verifyToken(token, storeId)).caller;
@@ -69,7 +119,7 @@ export class TokenService {
     let verified = this.remembered.get(token);
     if (verified && verified.expiresAt <= now) {
       this.remembered.delete(token);
-      throw new TokenError("Token expired");
+      throw new TokenError("Token expired", "expired");
     }
     if (!verified) {
       verified = await this.checkSignature(token);
@@ -93,7 +143,7 @@ export class TokenService {
         requiredClaims: ["exp", "iat", "sub"],
       }));
     } catch (e) {
-      if (e instanceof errors.JWTExpired) throw new TokenError("Token expired");
+      if (e instanceof errors.JWTExpired) throw new TokenError("Token expired", "expired");
       throw new TokenError("Invalid token");
     }
     const sub = typeof payload.sub === "string" ? payload.sub : "";

@@ -159,6 +159,12 @@ const MATRIX: Record<string, Entry> = {
     doc: `mutation { staffLogin(email: "nobody@test.example", password: "wrong password") { token ${UE} } }`,
     expect: PUBLIC,
   },
+  // A recovery link proves nothing about the caller; a bad one is a business answer (LINK_INVALID).
+  cartRecover: {
+    kind: "payload",
+    doc: `mutation { cartRecover(token: "not-a-link") { token ${UE} } }`,
+    expect: PUBLIC,
+  },
   signOut: { kind: "payload", doc: `mutation { signOut { signedOut ${UE} } }`, expect: row(U, F, A, A, A) },
   cartCreate: {
     kind: "payload",

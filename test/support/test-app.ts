@@ -13,6 +13,7 @@ import type { Infra } from "../../src/infra/types.js";
 import { createLogger } from "../../src/logger.js";
 import type { PaymentGateway } from "../../src/payments/index.js";
 import { type Runtime, startRuntime } from "../../src/runtime.js";
+import type { NotificationTransport } from "../../src/services/notifications/notification-transport.js";
 import { withDatabase } from "./global-setup.js";
 
 export const TEST_PASSWORD_COST = { logN: 12, r: 8, p: 1 };
@@ -60,6 +61,8 @@ export interface TestAppOptions {
   gateway?: PaymentGateway;
   /** Start on a new database with nothing in it (no migrations): what an operator's first start meets. */
   emptyDatabase?: boolean;
+  /** Where the runtime's notification sender delivers (default: the logging transport). */
+  notificationTransport?: NotificationTransport;
 }
 
 /** A new database cloned from the migrated template, or an empty one (dropped with the run's other databases). */
@@ -117,6 +120,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     passwordCost: TEST_PASSWORD_COST,
     now: opts.now,
     gateway: opts.gateway,
+    notificationTransport: opts.notificationTransport,
   });
   const port = await runtime.app.listen(0, "127.0.0.1");
   const url = `http://127.0.0.1:${port}/graphql`;

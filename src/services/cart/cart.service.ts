@@ -331,6 +331,37 @@ export class CartService {
     return result.cart;
   }
 
+  /** Who a cart belongs to, whoever asks (for callers that prove ownership another way, e.g. a signed link). */
+  async ownerOf(
+    storeId: string,
+    cartId: string,
+  ): Promise<Pick<CartRecord, "customerId" | "sessionId" | "status"> | null> {
+    const [row] = await this.deps.db
+      .select({ customerId: carts.customerId, sessionId: carts.sessionId, status: carts.status })
+      .from(carts)
+      .where(and(eq(carts.storeId, storeId), eq(carts.id, cartId)));
+    return row ?? null;
+  }
+
+  /**
+   * Gives an open guest cart to `sessionId` (the holder of its recovery link, see cart-recovery.ts):
+   * locks it, re-checks that it is an open guest cart, counts it against the new session's open-cart
+   * limit, and writes it like any change (ACTIVE again, version + 1, guest expiry renewed).
+   */
+  async handOverGuestCart(storeId: string, cartId: string, sessionId: string): Promise<CartRecord> {
+    const cart = await this.deps.db.transaction(async (tx) => {
+      const locked = await loadCart(tx, storeId, cartId, { lock: true });
+      if (!locked || locked.customerId !== null) throw cartNotFound();
+      if (locked.status !== "ACTIVE" && locked.status !== "ABANDONED") {
+        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${locked.status.toLowerCase()}`);
+      }
+      if (locked.sessionId !== sessionId) await this.limitOpenGuestCarts(tx, storeId, sessionId);
+      return this.finishWrite(tx, locked, { sessionId });
+    });
+    await this.cache.put(cart);
+    return cart;
+  }
+
   // ---- for checkout: the cart module stays the only writer of carts ----
 
   /** Locks the caller's cart (FOR UPDATE) for checkout; NOT_FOUND unless the caller owns it. */
@@ -663,7 +694,7 @@ export class CartService {
   private async finishWrite(
     tx: Tx,
     cart: CartRecord,
-    fields: { email?: string; notices?: CartNoticeJson[] },
+    fields: { email?: string; notices?: CartNoticeJson[]; sessionId?: string },
   ): Promise<CartRecord> {
     const now = this.deps.now();
     const [row] = await tx
@@ -675,6 +706,7 @@ export class CartService {
         // Notices describe the last automatic change; the shopper's next change replaces them.
         notices: fields.notices ?? [],
         ...(fields.email !== undefined ? { email: fields.email } : {}),
+        ...(fields.sessionId !== undefined ? { sessionId: fields.sessionId } : {}),
         ...(cart.customerId === null ? { expiresAt: this.guestExpiry() } : {}),
       })
       .where(and(eq(carts.storeId, cart.storeId), eq(carts.id, cart.id)))

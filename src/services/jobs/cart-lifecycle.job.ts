@@ -8,6 +8,9 @@ import type { Db } from "../../db/client.js";
 import type { Logger } from "../../logger.js";
 import type { CartCache } from "../cart/cart-cache.js";
 
+/** The event of a cart that became ABANDONED (payload: cartId, storeId, customerId, email, lastActivityAt). */
+export const CART_ABANDONED = "cart.abandoned";
+
 export interface CartLifecycleOptions {
   abandonAfterSeconds: number;
   guestExpireAfterSeconds: number;
@@ -56,7 +59,7 @@ export class CartLifecycleJob {
         returning c.id, c.version, c.store_id, c.customer_id, c.email, c.updated_at
       ), announced as (
         insert into outbox (store_id, topic, key, payload)
-        select store_id, 'cart.abandoned', id::text,
+        select store_id, ${CART_ABANDONED}, id::text,
           jsonb_build_object('cartId', id, 'storeId', store_id, 'customerId', customer_id, 'email', email,
                              'lastActivityAt', updated_at)
         from changed
