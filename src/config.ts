@@ -115,7 +115,6 @@ const envSchema = z.object({
   SIGN_IN_WINDOW_SECONDS: int(1, 86_400).default(300),
   /** How long a token's account check (exists, not signed out) is trusted before PostgreSQL is asked again. */
   AUTH_CHECK_CACHE_SECONDS: int(0, 300).default(5),
-  CART_CACHE_TTL_SECONDS: int(1, 60 * 60 * 24 * 30).default(60 * 60 * 24),
   CART_ABANDON_AFTER_SECONDS: int(1, 60 * 60 * 24 * 365).default(60 * 60),
   GUEST_CART_EXPIRE_AFTER_SECONDS: int(1, 60 * 60 * 24 * 3650).default(60 * 60 * 24 * 30),
   CART_JOB_INTERVAL_SECONDS: int(0, 60 * 60 * 24).default(60),

@@ -80,7 +80,8 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
   let readReplica: ReadReplica | undefined;
   try {
     if (!opts.skipMigrations) await runMigrations(databaseUrl);
-    const database = createDatabase(databaseUrl, { poolSize: config.DATABASE_POOL_SIZE });
+    const countStatements = config.NODE_ENV === "test";
+    const database = createDatabase(databaseUrl, { poolSize: config.DATABASE_POOL_SIZE, countStatements });
     if (config.DATABASE_READ_URL) {
       readReplica = new ReadReplica({
         url: config.DATABASE_READ_URL,
@@ -89,6 +90,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
         probeIntervalMs: config.DATABASE_READ_PROBE_MS,
         poolSize: config.DATABASE_POOL_SIZE,
         logger,
+        countStatements,
       });
       // A replica that is down at start-up is skipped, not fatal: the primary serves until it is up.
       await readReplica.start();

@@ -1,13 +1,12 @@
 /**
- * The PostgreSQL client: postgres.js under drizzle. One pool per process and server.
- * Every statement is counted into the current request's statement counter (if any), so tests can
- * assert a SQL budget per operation and N+1 regressions fail CI. A read replica gets a second pool
- * (see read-replica.ts) whose statements are counted apart as well.
+ * The PostgreSQL client: postgres.js under drizzle. One pool per process and server; a read replica
+ * gets a second pool (see read-replica.ts). Under test, every statement is counted into the current
+ * request's statement counter (statement-counter.ts), so tests can assert a SQL budget per operation.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema.js";
+import { countingSql } from "./statement-counter.js";
 import { type ConnectionCloses, guardTransactions } from "./transaction-guard.js";
 
 export type Schema = typeof schema;
@@ -16,25 +15,6 @@ export type Db = PostgresJsDatabase<Schema>;
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 /** Either the pool or an open transaction: read helpers accept both. */
 export type Executor = Db | Tx;
-
-export interface StatementCounter {
-  /** Every statement, on any pool. */
-  count: number;
-  /** Those sent to the read replica's pool. */
-  replica?: number;
-}
-const statementCounter = new AsyncLocalStorage<StatementCounter>();
-
-/** Runs `fn` with a fresh statement counter; every SQL statement it causes is counted. */
-export function countStatements<T>(fn: () => Promise<T>): Promise<{ result: T; statements: number }> {
-  const counter: StatementCounter = { count: 0 };
-  return statementCounter.run(counter, async () => ({ result: await fn(), statements: counter.count }));
-}
-
-/** Binds a counter to the current async context (used per HTTP request). */
-export function withStatementCounter<T>(counter: StatementCounter, fn: () => T): T {
-  return statementCounter.run(counter, fn);
-}
 
 export interface Database {
   db: Db;
@@ -48,6 +28,8 @@ export interface DatabaseOptions {
   replica?: boolean;
   /** Seconds to wait for a new connection (default POOL_SETTINGS.connect_timeout). */
   connectTimeoutSeconds?: number;
+  /** Count statements per request (tests only: it wraps every call). */
+  countStatements?: boolean;
 }
 
 /**
@@ -62,11 +44,18 @@ export interface DatabaseOptions {
  * - `connect_timeout` 5 s (driver default 30 s): during an outage a request fails in seconds rather than
  *   holding its client for half a minute; a healthy connect, TLS included, takes milliseconds.
  * - `keep_alive` 60 s (the default, kept on purpose): TCP keepalive for long statements.
+ * - `prepare` off: postgres.js 3.4.9 names and caches a prepared statement per connection for every
+ *   tagged or `unsafe` call (drizzle's `execute` included). When backends are terminated under load
+ *   (a failover, a restart), connections that were mid-Parse come back wedged: later statements on them
+ *   wait out `connect_timeout` and fail, or hang for good on the pool (reproduced, see
+ *   db-connection-reset.test.ts). Unnamed statements do not wedge. The cost is PostgreSQL parsing and
+ *   planning each statement again, which the hot paths keep small by sending few statements.
  */
 export const POOL_SETTINGS = {
   idle_timeout: 60,
   connect_timeout: 5,
   keep_alive: 60,
+  prepare: false,
   maxLifetimeSeconds: () => 60 * (30 + Math.floor(Math.random() * 30)),
 } as const;
 
@@ -77,6 +66,7 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
     idle_timeout: POOL_SETTINGS.idle_timeout,
     connect_timeout: opts.connectTimeoutSeconds ?? POOL_SETTINGS.connect_timeout,
     keep_alive: POOL_SETTINGS.keep_alive,
+    prepare: POOL_SETTINGS.prepare,
     max_lifetime: POOL_SETTINGS.maxLifetimeSeconds(),
     onclose: () => {
       closes.count++;
@@ -85,16 +75,11 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
     // bigint columns (bigserial ids, counts) come back as JS numbers; ours stay far below 2^53.
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },
-    debug: () => {
-      const counter = statementCounter.getStore();
-      if (!counter) return;
-      counter.count++;
-      if (opts.replica) counter.replica = (counter.replica ?? 0) + 1;
-    },
     connection: { application_name: opts.replica ? "cartograph-replica" : "cartograph", TimeZone: "UTC" },
   });
   // Every transaction goes through the guard: see transaction-guard.ts for the driver defect it avoids.
-  const sql = guardTransactions(pool, closes);
+  const guarded = guardTransactions(pool, closes);
+  const sql = opts.countStatements ? countingSql(guarded, opts.replica) : guarded;
   const db = drizzle(sql, { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }

@@ -22,6 +22,8 @@ export interface ReadReplicaOptions {
   probeIntervalMs: number;
   poolSize: number;
   logger: Logger;
+  /** Count its statements per request (tests only). */
+  countStatements?: boolean;
 }
 
 /** What /readyz reports as `replica` and the `cartograph_db_replica_*` gauges show. */
@@ -82,6 +84,7 @@ export class ReadReplica {
       poolSize: opts.poolSize,
       replica: true,
       connectTimeoutSeconds: 2,
+      countStatements: opts.countStatements,
     });
     this.probeClients = { primary: this.probeClient("primary"), replica: this.probeClient("replica") };
   }

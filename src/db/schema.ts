@@ -316,8 +316,8 @@ export const carts = pgTable(
     shippingMethodId: uuid("shipping_method_id"),
     mergedIntoCartId: uuid("merged_into_cart_id"),
     /**
-     * Bumped by every write. The Redis copy of a cart is replaced only by a newer version, so a slow
-     * reader can never put an older cart back into the cache after a write.
+     * Bumped by every write. A writer that waited for the cart lock compares it with the version its
+     * statement's snapshot saw (cart-snapshot.ts) to know whether it must read again.
      */
     version: integer("version").notNull().default(1),
     /** Automatic changes the shopper should see (e.g. a quantity capped during a merge), until the next write. */

@@ -18,6 +18,7 @@ import { ProductVariant } from "../schema/catalog.types.js";
 import { Money } from "../schema/common.types.js";
 import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
+import { primeFromCart } from "./loaders.js";
 import { withUserErrors } from "./payload.js";
 
 @Resolver(() => Cart)
@@ -132,7 +133,8 @@ export class CartResolver {
   }
 
   @FieldResolver(() => [CartLine])
-  lines(@Root() cart: Cart): CartLine[] {
+  lines(@Root() cart: Cart, @Ctx() ctx: GraphQLContext): CartLine[] {
+    primeFromCart(ctx.loaders, cart.record);
     return cart.record.lines.map((l) => CartLine.from(cart.record, l));
   }
 

@@ -6,6 +6,7 @@
  */
 import DataLoader from "dataloader";
 import type { CartRecord } from "../services/cart/cart.types.js";
+import { prefetchOf } from "../services/cart/cart-prefetch.js";
 import type { CatalogProduct, CatalogVariant } from "../services/catalog.service.js";
 import type { ServiceContext } from "../services/context.js";
 import type { Services } from "../services/index.js";
@@ -47,3 +48,14 @@ export function createLoaders(services: Services, ctx: ServiceContext) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * Hands the loaders the catalog rows a cart was read with, so the cart's `variant { ... product }`
+ * fields cost no statement of their own. Rows already loaded in this request are kept.
+ */
+export function primeFromCart(loaders: Loaders, cart: CartRecord): void {
+  const catalog = prefetchOf(cart)?.catalog;
+  if (!catalog) return;
+  for (const [id, variant] of catalog.variants) loaders.variantById.prime(id, variant);
+  for (const [id, product] of catalog.products) loaders.productById.prime(id, product);
+}

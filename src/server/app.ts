@@ -10,7 +10,7 @@ import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { GraphQLSchema } from "graphql";
 import type { Config } from "../config.js";
-import { type StatementCounter, withStatementCounter } from "../db/client.js";
+import { type StatementCounter, withStatementCounter } from "../db/statement-counter.js";
 import type { Logger } from "../logger.js";
 import type { GraphQLContext } from "../resolvers/context.js";
 import { WebhookSignatureError } from "../services/checkout/webhook.service.js";
@@ -139,6 +139,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
               if (statements) {
                 response.http.headers.set("x-sql-statements", String(statements.count));
                 response.http.headers.set("x-sql-statements-replica", String(statements.replica ?? 0));
+                if (statements.log) response.http.headers.set("x-sql-log", JSON.stringify(statements.log));
               }
             },
           };
@@ -212,7 +213,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   async function route(
     req: IncomingMessage,
     res: ServerResponse,
-    statements: StatementCounter,
+    statements: StatementCounter | undefined,
   ): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (applyCors(req, res, config.CORS_ORIGINS)) return;
@@ -260,20 +261,26 @@ export async function createApp(opts: AppOptions): Promise<App> {
         errors: [{ message: mapped.message, extensions: { code: mapped.extensions.code } }],
       });
     }
-    if (config.NODE_ENV === "test") context[statementsKey] = statements;
+    if (statements) context[statementsKey] = statements;
     await handleGraphQLHttp(apollo, req, res, url, config.MAX_BODY_BYTES, async () => context);
   }
 
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const counter = { count: 0 };
-    withStatementCounter(counter, () =>
-      route(req, res, counter).catch((err: unknown) => {
-        logger.error({ err }, "unhandled request failure");
-        if (!res.headersSent) sendJsonError(res, 500, "Internal server error");
-        else res.end();
-      }),
-    );
-  });
+  const handle = (req: IncomingMessage, res: ServerResponse, counter?: StatementCounter) =>
+    route(req, res, counter).catch((err: unknown) => {
+      logger.error({ err }, "unhandled request failure");
+      if (!res.headersSent) sendJsonError(res, 500, "Internal server error");
+      else res.end();
+    });
+  server.on(
+    "request",
+    config.NODE_ENV === "test"
+      ? (req: IncomingMessage, res: ServerResponse) => {
+          // `x-sql-log: 1` also returns the statements' text (tests print it when a budget is broken).
+          const counter: StatementCounter = req.headers["x-sql-log"] ? { count: 0, log: [] } : { count: 0 };
+          withStatementCounter(counter, () => handle(req, res, counter));
+        }
+      : (req: IncomingMessage, res: ServerResponse) => void handle(req, res),
+  );
 
   let metricsServer: Server | null = null;
   if (config.METRICS_PORT !== undefined) {

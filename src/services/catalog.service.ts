@@ -75,6 +75,19 @@ function toCatalogVariant({ basePrice, ...row }: VariantJoinRow): CatalogVariant
   return { ...row, price: row.priceOverride ?? basePrice, available: row.stockOnHand - row.reserved };
 }
 
+/** The same view of a variant, from its row and its product's (statements that read both whole). */
+export function catalogVariantOf(
+  row: VariantRow,
+  product: Pick<CatalogProduct, "basePrice" | "currency" | "status">,
+): CatalogVariant {
+  return toCatalogVariant({
+    ...row,
+    basePrice: product.basePrice,
+    currency: product.currency,
+    productStatus: product.status,
+  });
+}
+
 /** Escapes LIKE wildcards so a search for "50%" means the text "50%". Backslash is Postgres' escape. */
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -14,7 +14,7 @@
  */
 import { and, asc, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
-import { cartDiscounts, discounts, products } from "../db/schema.js";
+import { discounts, products } from "../db/schema.js";
 import { assertStaff } from "./authz.js";
 import type { CartService } from "./cart/cart.service.js";
 import type { CartRecord } from "./cart/cart.types.js";
@@ -75,7 +75,8 @@ export class DiscountService {
       const discount = await this.findByCode(this.deps.db, ctx.store.id, normalized);
       if (discount && current.discounts.some((d) => d.discountId === discount.id)) return current;
     }
-    return this.carts.write(ctx, cartId, async (tx, cart) => {
+    return this.carts.write(ctx, cartId, async (draft) => {
+      const { cart, tx } = draft;
       const discount = await this.findByCode(tx, ctx.store.id, normalized);
       if (!discount) throw codeNotFound();
       if (cart.discounts.some((d) => d.discountId === discount.id)) return;
@@ -98,39 +99,19 @@ export class DiscountService {
           },
         );
       }
-      // The cart row is locked, so nobody else can insert this pair now; DO NOTHING only makes that explicit.
-      await tx
-        .insert(cartDiscounts)
-        .values({
-          storeId: ctx.store.id,
-          cartId: cart.id,
-          discountId: discount.id,
-          appliedAmount: priced.amount,
-          createdAt: appliedAt,
-        })
-        .onConflictDoNothing();
+      draft.addCode(discount, priced.amount);
     });
   }
 
   /** Removes an applied code; a code that is not applied to the cart is DISCOUNT_NOT_FOUND. */
   async removeCode(ctx: ServiceContext, cartId: string, code: string): Promise<CartRecord> {
     const normalized = normalizeCode(code);
-    return this.carts.write(ctx, cartId, async (tx, cart) => {
-      const discount = await this.findByCode(tx, ctx.store.id, normalized);
-      const applied = discount !== null && cart.discounts.some((d) => d.discountId === discount.id);
-      const removed = applied
-        ? await tx
-            .delete(cartDiscounts)
-            .where(
-              and(
-                eq(cartDiscounts.storeId, ctx.store.id),
-                eq(cartDiscounts.cartId, cart.id),
-                eq(cartDiscounts.discountId, discount.id),
-              ),
-            )
-            .returning({ discountId: cartDiscounts.discountId })
-        : [];
-      if (removed.length === 0) throw codeNotFound("This code is not applied to the cart");
+    return this.carts.write(ctx, cartId, async (draft) => {
+      const discount = await this.findByCode(draft.tx, ctx.store.id, normalized);
+      // The cart row is locked: what the snapshot says is applied is what is applied.
+      const applied = discount !== null && draft.cart.discounts.some((d) => d.discountId === discount.id);
+      if (!applied) throw codeNotFound("This code is not applied to the cart");
+      draft.removeCode(discount.id);
     });
   }
 

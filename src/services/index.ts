@@ -46,7 +46,6 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
   const reviews = new ReviewService(deps, { queries: orders, checkout, carts, redemptions });
   const cartLifecycle = new CartLifecycleJob(
     deps.db,
-    carts.cache,
     deps.logger,
     {
       abandonAfterSeconds: deps.config.CART_ABANDON_AFTER_SECONDS,

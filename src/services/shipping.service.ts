@@ -3,7 +3,7 @@
  * and method, and tax rates by destination. Prices themselves come from the pure pricing module.
  */
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import { type CartNoticeJson, carts, shippingMethods, taxRates } from "../db/schema.js";
+import { type CartNoticeJson, shippingMethods, taxRates } from "../db/schema.js";
 import { type AddressInputShape, isIsoCountry, validateAddress } from "./address.js";
 import { assertStaff } from "./authz.js";
 import type { CartService } from "./cart/cart.service.js";
@@ -143,31 +143,27 @@ export class ShippingService {
    */
   async setCartAddress(ctx: ServiceContext, cartId: string, input: AddressInputShape): Promise<CartRecord> {
     const address = validateAddress(input, ["address"]);
-    return this.carts.write(ctx, cartId, async (tx, cart) => {
-      let shippingMethodId = cart.shippingMethodId;
+    return this.carts.write(ctx, cartId, async (draft) => {
       const notices: CartNoticeJson[] = [];
-      if (shippingMethodId) {
-        const [method] = await tx
-          .select()
-          .from(shippingMethods)
-          .where(and(eq(shippingMethods.storeId, ctx.store.id), eq(shippingMethods.id, shippingMethodId)));
-        if (!method?.isActive || !servesDestination(method, address)) {
-          shippingMethodId = null;
-          notices.push({
-            code: ErrorCode.SHIPPING_METHOD_UNAVAILABLE,
-            message: `${method?.name ?? "The selected shipping method"} does not ship to ${address.country}; choose another`,
-            lineId: null,
-          });
-        }
+      draft.set({ shippingAddress: address });
+      // The selected method came with the cart's snapshot.
+      const method = draft.snapshot.shippingMethod;
+      if (draft.cart.shippingMethodId && (!method?.isActive || !servesDestination(method, address))) {
+        draft.setShippingMethod(null);
+        notices.push({
+          code: ErrorCode.SHIPPING_METHOD_UNAVAILABLE,
+          message: `${method?.name ?? "The selected shipping method"} does not ship to ${address.country}; choose another`,
+          lineId: null,
+        });
       }
-      await tx.update(carts).set({ shippingAddress: address, shippingMethodId }).where(eq(carts.id, cart.id));
       return { notices };
     });
   }
 
   async selectCartMethod(ctx: ServiceContext, cartId: string, shippingMethodId: string): Promise<CartRecord> {
     const methodId = parseId(shippingMethodId, ["shippingMethodId"], "Shipping method");
-    return this.carts.write(ctx, cartId, async (tx, cart) => {
+    return this.carts.write(ctx, cartId, async (draft) => {
+      const { cart, tx } = draft;
       const [method] = await tx
         .select()
         .from(shippingMethods)
@@ -186,7 +182,7 @@ export class ShippingService {
           { field: ["shippingMethodId"] },
         );
       }
-      await tx.update(carts).set({ shippingMethodId: method.id }).where(eq(carts.id, cart.id));
+      draft.setShippingMethod(method);
     });
   }
 

@@ -95,7 +95,7 @@ describe("cart lifecycle sweeps", () => {
     const jobs = Array.from(
       { length: 4 },
       () =>
-        new CartLifecycleJob(deps.db, t.app.runtime.services.carts.cache, deps.logger, {
+        new CartLifecycleJob(deps.db, deps.logger, {
           abandonAfterSeconds: 3600,
           guestExpireAfterSeconds: 30 * 86400,
           expiredRetentionSeconds: 7 * 86400,
@@ -120,7 +120,7 @@ describe("cart lifecycle sweeps", () => {
     const cart = okCart(await api.create(guest.token, { lines: [{ variantId, quantity: 1 }] }));
     await idleFor(cart.id, "10 minutes");
     const deps = t.app.runtime.services.deps;
-    const eager = new CartLifecycleJob(deps.db, t.app.runtime.services.carts.cache, deps.logger, {
+    const eager = new CartLifecycleJob(deps.db, deps.logger, {
       abandonAfterSeconds: 300,
       guestExpireAfterSeconds: 30 * 86400,
       expiredRetentionSeconds: 7 * 86400,

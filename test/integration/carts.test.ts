@@ -389,8 +389,6 @@ describe("prices captured at add", () => {
         }),
       );
       expect(cart.lines).toHaveLength(n);
-      // Cold read straight from PostgreSQL: drop the cached copy first.
-      await t.app.runtime.infra.cache.del(`cart:${cart.id}`);
       const res = await t.app.gql(
         `query Q($id: ID!) { cart(id: $id) { id lines { id variant { id product { id name } } currentUnitPrice { amount } } cost { total { amount } } warnings { code } } }`,
         { id: cart.id },

@@ -3,8 +3,12 @@
  * may fail, but the process must keep serving, reconnect, and never leave a write half-done.
  * This drives a real server process (not an in-process runtime): a crash shows up as an exit.
  */
+
+import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { createDatabase } from "../../src/db/client.js";
+import { rawSql } from "../../src/db/raw-sql.js";
 import {
   freePortInRange,
   PORT_SLICES,
@@ -177,6 +181,68 @@ describe("PostgreSQL connections reset under load", () => {
       );
     } finally {
       await target.end({ timeout: 5 });
+    }
+  });
+
+  it("never leaves a pool connection wedged (statements with parameters, in and out of transactions)", {
+    timeout: 120_000,
+  }, async () => {
+    // The server's own pool settings, with a name to find its backends by. With postgres.js's default
+    // of naming a prepared statement per connection, a few connections came back from this storm
+    // wedged: statements on them waited out connect_timeout and failed, or never returned.
+    const databaseUrl = await createDatabaseFromTemplate();
+    const database = createDatabase(databaseUrl, { poolSize: 10 });
+    const name = "cartograph";
+    const dbName = new URL(databaseUrl).pathname.slice(1);
+    const bounded = <T>(p: Promise<T>) =>
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("statement hung")), 20_000)),
+      ]);
+    let stop = false;
+    // A statement cut by a termination fails at once (connection closed/reset); one that waits for a
+    // connection that never comes back is the defect.
+    const stuck: string[] = [];
+    const note = (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      if (/hung|CONNECT_TIMEOUT/.test(message)) stuck.push(message);
+    };
+    const work = async (w: number) => {
+      while (!stop) {
+        await bounded(
+          database.db.transaction(async (tx) => {
+            await rawSql(tx).unsafe("select $1::int + 1 as a, $2::text as b", [w, "x"]);
+            await tx.execute(sql`select ${w}::int * 2 as c`);
+          }),
+        ).catch(note);
+        await bounded(rawSql(database.db).unsafe("select $1::int as d", [w])).catch(note);
+      }
+    };
+    try {
+      const workers = Array.from({ length: 40 }, (_, w) => work(w));
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < TERMINATIONS; i++) {
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity
+          where application_name = ${name} and datname = ${dbName} and pid <> pg_backend_pid()`;
+        await new Promise((r) => setTimeout(r, 300 + Math.random() * 300));
+      }
+      stop = true;
+      await Promise.all(workers);
+      // After the storm, every connection of the pool answers again.
+      const after = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, w) =>
+          bounded(
+            w % 2
+              ? rawSql(database.db).unsafe("select $1::int as e", [w])
+              : database.db.transaction((tx) => tx.execute(sql`select ${w}::int as f`)),
+          ),
+        ),
+      );
+      const failures = after.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
+      expect(failures).toEqual([]);
+      expect(stuck).toEqual([]);
+    } finally {
+      await database.close();
     }
   });
 });

@@ -17,6 +17,7 @@ import {
 } from "../pricing/index.js";
 import { loadSellableVariants, type SellableVariant } from "./cart.repository.js";
 import type { CartRecord } from "./cart.types.js";
+import { type CartPrefetch, prefetchOf } from "./cart-prefetch.js";
 
 export interface CartWarningView {
   code: ErrorCode;
@@ -41,6 +42,21 @@ export interface CartPricing {
 }
 
 type DiscountRow = typeof discounts.$inferSelect;
+type ShippingMethodRow = typeof shippingMethods.$inferSelect;
+
+/** Where priceOne finds each input: what the cart was read with, else what was loaded for it. */
+interface PricingLookups {
+  variants: (id: string) => SellableVariant | undefined;
+  discount: (id: string) => DiscountRow | undefined;
+  /** Uses of a code by the cart's owner (null: the cart has no owner yet). */
+  customerUses: (id: string) => number | null;
+  method: PricingShippingMethod | null;
+  rates: readonly { country: string; region: string; rateBps: number }[];
+}
+
+function toPricingMethod(m: ShippingMethodRow): PricingShippingMethod {
+  return { id: m.id, countries: m.countries, rate: m.rate, freeOver: m.freeOver, isActive: m.isActive };
+}
 
 export class CartPricingService {
   constructor(private readonly deps: ServiceDeps) {}
@@ -51,16 +67,30 @@ export class CartPricingService {
     return priced;
   }
 
-  /** Prices several carts of one store in a constant number of queries. */
+  /**
+   * Prices several carts of one store in a constant number of queries. What a cart was read with
+   * (cart-prefetch.ts) is used as is; only what is missing is loaded, for all carts at once.
+   */
   async priceMany(
     storeId: string,
     carts: readonly CartRecord[],
     db: Executor = this.deps.db,
   ): Promise<CartPricing[]> {
-    const variantIds = carts.flatMap((c) => c.lines.map((l) => l.variantId));
-    const discountIds = [...new Set(carts.flatMap((c) => c.discounts.map((d) => d.discountId)))];
-    const methodIds = [...new Set(carts.map((c) => c.shippingMethodId).filter((id): id is string => !!id))];
-    const needsTax = carts.some((c) => c.shippingAddress);
+    const given = carts.map((c) => prefetchOf(c) ?? {});
+    const missing = <T>(pick: (c: CartRecord, p: CartPrefetch) => T[]) => [
+      ...new Set(carts.flatMap((c, i) => pick(c, given[i] as CartPrefetch))),
+    ];
+    const variantIds = missing((c, p) =>
+      c.lines.map((l) => l.variantId).filter((id) => !p.variants?.has(id)),
+    );
+    const discountIds = missing((c, p) =>
+      c.discounts.map((d) => d.discountId).filter((id) => !p.discounts?.has(id)),
+    );
+    const methodIds = missing((c, p) =>
+      c.shippingMethodId && p.shippingMethod === undefined ? [c.shippingMethodId] : [],
+    );
+    const needsTax = carts.some((c, i) => c.shippingAddress && !given[i]?.taxRates);
+    const usesFor = carts.filter((c, i) => c.discounts.length > 0 && !given[i]?.customerUses);
     const [variants, discountRows, methods, rates, uses] = await Promise.all([
       loadSellableVariants(db, storeId, variantIds),
       discountIds.length
@@ -81,39 +111,33 @@ export class CartPricingService {
             .from(taxRates)
             .where(eq(taxRates.storeId, storeId))
         : Promise.resolve([]),
-      this.customerUses(db, storeId, carts, discountIds),
+      this.customerUses(db, storeId, usesFor, [
+        ...new Set(usesFor.flatMap((c) => c.discounts.map((d) => d.discountId))),
+      ]),
     ]);
     const discountById = new Map(discountRows.map((d) => [d.id, d]));
-    const methodById = new Map<string, PricingShippingMethod>(
-      methods.map((m) => [
-        m.id,
-        { id: m.id, countries: m.countries, rate: m.rate, freeOver: m.freeOver, isActive: m.isActive },
-      ]),
-    );
-    return carts.map((cart) =>
-      this.priceOne(
-        cart,
-        variants,
-        discountById,
-        methodById.get(cart.shippingMethodId ?? "") ?? null,
-        rates,
-        uses,
-      ),
-    );
+    const methodById = new Map(methods.map((m) => [m.id, m]));
+    return carts.map((cart, i) => {
+      const p = given[i] as CartPrefetch;
+      const owner = ownerKey(cart);
+      const method =
+        p.shippingMethod !== undefined ? p.shippingMethod : methodById.get(cart.shippingMethodId ?? "");
+      return this.priceOne(cart, {
+        variants: (id) => p.variants?.get(id) ?? variants.get(id),
+        discount: (id) => p.discounts?.get(id) ?? discountById.get(id),
+        customerUses: (id) =>
+          p.customerUses ? (p.customerUses.get(id) ?? 0) : owner ? (uses.get(`${id}|${owner}`) ?? 0) : null,
+        method: method && cart.shippingMethodId === method.id ? toPricingMethod(method) : null,
+        rates: p.taxRates ?? rates,
+      });
+    });
   }
 
-  private priceOne(
-    cart: CartRecord,
-    variants: Map<string, SellableVariant>,
-    discountById: Map<string, DiscountRow>,
-    method: PricingShippingMethod | null,
-    rates: { country: string; region: string; rateBps: number }[],
-    uses: Map<string, number>,
-  ): CartPricing {
+  private priceOne(cart: CartRecord, inputs: PricingLookups): CartPricing {
     const owner = ownerKey(cart);
     const applied: PricingDiscount[] = [];
     for (const d of cart.discounts) {
-      const row = discountById.get(d.discountId);
+      const row = inputs.discount(d.discountId);
       if (!row) continue;
       applied.push({
         id: row.id,
@@ -126,7 +150,7 @@ export class CartPricingService {
         maxUses: row.maxUses,
         usesCount: row.usesCount,
         perCustomerLimit: row.perCustomerLimit,
-        customerUses: owner ? (uses.get(`${row.id}|${owner}`) ?? 0) : null,
+        customerUses: owner ? inputs.customerUses(row.id) : null,
         validFrom: row.validFrom,
         validUntil: row.validUntil,
         applicableProductIds: row.applicableProductIds,
@@ -144,11 +168,11 @@ export class CartPricingService {
         quantity: l.quantity,
       })),
       discounts: applied,
-      shippingMethod: method,
+      shippingMethod: inputs.method,
       destination: cart.shippingAddress
         ? { country: cart.shippingAddress.country, region: cart.shippingAddress.region ?? null }
         : null,
-      taxRates: rates,
+      taxRates: inputs.rates,
       now: this.deps.now(),
     });
 
@@ -160,7 +184,7 @@ export class CartPricingService {
     const lines = new Map<string, PricedLineView>();
     const pricedById = new Map(result.lines.map((l) => [l.lineId, l]));
     for (const line of cart.lines) {
-      const variant = variants.get(line.variantId);
+      const variant = inputs.variants(line.variantId);
       const priced = pricedById.get(line.id);
       const current = variant?.price ?? null;
       const priceChanged = current !== null && current !== line.unitPrice;

@@ -1,11 +1,14 @@
 /**
- * Cart use cases. PostgreSQL is the truth: every write locks the cart row (so concurrent writers of one
- * cart queue instead of losing updates), commits, then refreshes the Redis copy. Reads come from Redis
- * when it has the cart, else from PostgreSQL.
+ * Cart use cases. PostgreSQL is the truth, read and written in as few statements as the work allows:
+ * a write locks and reads the cart with everything it needs in one statement (cart-snapshot.ts),
+ * applies its change in one more (cart-write.ts) and builds the reply from those two, so concurrent
+ * writers of one cart queue on its row and nobody reads back what they just wrote. A read is the same
+ * snapshot without the lock.
  */
 import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
-import { type CartNoticeJson, cartItems, carts, inventoryReservations, stores } from "../../db/schema.js";
+import { rawSql } from "../../db/raw-sql.js";
+import { type CartNoticeJson, carts, inventoryReservations, stores } from "../../db/schema.js";
 import type { Caller, ServiceContext, StoreRef } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
 import {
@@ -24,7 +27,7 @@ import { assertOrderSubtotal } from "../money-bounds.js";
 import { writeOutboxMany } from "../outbox.js";
 import { parseStoreSettings } from "../store-settings.js";
 import { normalizeEmail, parseId } from "../validation.js";
-import { loadCart, loadSellableVariants, type SellableVariant, withLines } from "./cart.repository.js";
+import type { SellableVariant } from "./cart.repository.js";
 import {
   type CartLineInput,
   type CartLineUpdateInput,
@@ -32,14 +35,21 @@ import {
   MAX_CART_LINES,
   MAX_LINE_QUANTITY,
 } from "./cart.types.js";
-import { CartCache } from "./cart-cache.js";
+import { CartDraft, viewOf } from "./cart-draft.js";
 import { type CartMergePolicy, type MergePlan, sumAndCapMergePolicy } from "./cart-merge.js";
-import { lineOptionsHash, normalizeLineOptions } from "./line-options.js";
+import { sellableOf } from "./cart-prefetch.js";
+import { type CartSnapshot, loadCartSnapshot } from "./cart-snapshot.js";
+import { applyCartChanges } from "./cart-write.js";
+import { type LineOptionsInput, lineOptionsHash, normalizeLineOptions } from "./line-options.js";
 
 /** What a change may report back: automatic changes the shopper should be told about. */
 export interface CartChangeOutcome {
   notices?: CartNoticeJson[];
 }
+
+/** A change of one cart, described on its draft (see cart-draft.ts). */
+// biome-ignore lint/suspicious/noConfusingVoidType: most changes report nothing and just return
+export type CartChange = (draft: CartDraft) => Promise<CartChangeOutcome | void>;
 
 const OPEN_STATUSES = ["ACTIVE", "ABANDONED"] as const;
 const MAX_LINES_PER_CALL = 100;
@@ -52,6 +62,16 @@ export function ownsCart(caller: Caller, cart: Pick<CartRecord, "customerId" | "
 
 const cartNotFound = () => userError(ErrorCode.NOT_FOUND, "Cart not found", { field: ["cartId"] });
 
+/** A line to add, validated and keyed by variant + options (repeats in one call add up). */
+interface WantedLine {
+  variantId: string;
+  options: ReturnType<typeof normalizeLineOptions>;
+  hash: string;
+  quantity: number;
+  /** The first input index that asked for it (for error paths). */
+  index: number;
+}
+
 /** A reserve-at-add-to-cart store's hold for one cart write: what the cart holds now, and until when. */
 interface Holds {
   storeId: string;
@@ -61,7 +81,6 @@ interface Holds {
 }
 
 export class CartService {
-  readonly cache: CartCache;
   /** The hold context of each open cart transaction (reserve-at-add-to-cart stores only). */
   private readonly holdsOf = new WeakMap<Tx, Holds>();
   /** Sellable stock changed by a cart write's holds, by the record the write returned: for the gate. */
@@ -70,15 +89,9 @@ export class CartService {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly mergePolicy: CartMergePolicy = sumAndCapMergePolicy,
-  ) {
-    this.cache = new CartCache(deps.infra.cache, deps.config.CART_CACHE_TTL_SECONDS);
-  }
+  ) {}
 
-  /**
-   * The caller's cart, or null (unknown, foreign and malformed ids all look the same). A cached copy is
-   * served only when PostgreSQL confirms it is the current version (one indexed lookup, asked in
-   * parallel with Redis): a cache write lost to a Redis blip or a crash can never be served.
-   */
+  /** The caller's cart, or null (unknown, foreign and malformed ids all look the same). One statement. */
   async get(ctx: ServiceContext, cartId: string): Promise<CartRecord | null> {
     let id: string;
     try {
@@ -86,21 +99,8 @@ export class CartService {
     } catch {
       return null;
     }
-    const [cached, current] = await Promise.all([
-      this.cache.get(id),
-      this.deps.db
-        .select({ version: carts.version })
-        .from(carts)
-        .where(and(eq(carts.storeId, ctx.store.id), eq(carts.id, id))),
-    ]);
-    const version = current[0]?.version;
-    if (version === undefined) return null;
-    let cart = cached && cached.storeId === ctx.store.id && cached.version === version ? cached : null;
-    if (!cart) {
-      cart = await loadCart(this.deps.db, ctx.store.id, id);
-      if (cart) await this.cache.put(cart);
-    }
-    return cart && ownsCart(ctx.caller, cart) ? cart : null;
+    const snapshot = await loadCartSnapshot(rawSql(this.deps.db), ctx.store.id, id);
+    return snapshot && ownsCart(ctx.caller, snapshot.cart) ? viewOf(snapshot) : null;
   }
 
   /** The caller's open (ACTIVE or ABANDONED) cart, newest first. */
@@ -130,6 +130,7 @@ export class CartService {
   ): Promise<CartRecord> {
     const owner = this.requireShopper(ctx.caller);
     const email = input.email ? normalizeEmail(input.email, ["input", "email"]) : null;
+    const wanted = input.lines?.length ? wantedLines(input.lines, ["input", "lines"]) : [];
     if (owner.kind === "guest") await this.limitCartsPerClient(ctx);
     const cart = await this.deps.db.transaction(async (tx) => {
       let cartId: string | undefined;
@@ -150,11 +151,16 @@ export class CartService {
         cartId = row?.id;
       }
       if (!cartId) throw new Error("cart insert returned nothing");
-      const locked = await loadCart(tx, ctx.store.id, cartId, { lock: true });
-      if (!locked) throw new Error("created cart vanished");
-      await this.beginHolds(tx, ctx.store, locked.id, "strict");
-      if (input.lines?.length) await this.applyAdds(tx, locked, input.lines, ["input", "lines"]);
-      return this.finishWrite(tx, locked, { email: email ?? undefined });
+      const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, cartId, {
+        lock: true,
+        alsoVariants: wanted.map((w) => w.variantId),
+      });
+      if (!snapshot) throw new Error("created cart vanished");
+      const draft = new CartDraft(tx, snapshot);
+      if (email) draft.set({ email });
+      await this.beginHolds(tx, ctx.store, cartId, "strict");
+      if (wanted.length) this.applyAdds(draft, wanted, ["input", "lines"]);
+      return this.finishWrite(draft);
     });
     await this.afterCommit(ctx.store.id, cart);
     return cart;
@@ -167,10 +173,16 @@ export class CartService {
     lines: CartLineInput[],
     alsoInTransaction?: (tx: Tx) => Promise<void>,
   ): Promise<CartRecord> {
-    return this.write(ctx, cartId, async (tx, cart) => {
-      await this.applyAdds(tx, cart, lines, ["lines"]);
-      await alsoInTransaction?.(tx);
-    });
+    const wanted = wantedLines(lines, ["lines"]);
+    return this.write(
+      ctx,
+      cartId,
+      async (draft) => {
+        this.applyAdds(draft, wanted, ["lines"]);
+        await alsoInTransaction?.(draft.tx);
+      },
+      { alsoVariants: wanted.map((w) => w.variantId) },
+    );
   }
 
   async updateLines(
@@ -178,12 +190,11 @@ export class CartService {
     cartId: string,
     updates: CartLineUpdateInput[],
   ): Promise<CartRecord> {
-    return this.write(ctx, cartId, async (tx, cart) => {
-      if (updates.length === 0 || updates.length > MAX_LINES_PER_CALL) {
-        throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} lines`, {
-          field: ["lines"],
-        });
-      }
+    if (updates.length === 0 || updates.length > MAX_LINES_PER_CALL) {
+      throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} lines`, { field: ["lines"] });
+    }
+    return this.write(ctx, cartId, async (draft) => {
+      const { cart } = draft;
       const errors: UserErrorData[] = [];
       const next = new Map(cart.lines.map((l) => [l.id, l.quantity]));
       updates.forEach((u, i) => {
@@ -209,37 +220,26 @@ export class CartService {
         cart.lines.reduce((sum, l) => sum + l.unitPrice * (next.get(l.id) ?? l.quantity), 0),
         ["lines"],
       );
-      await this.assertStock(
-        tx,
-        cart,
+      this.assertStock(
+        draft,
         next,
         updates.map((u) => u.lineId.toLowerCase()),
       );
-      for (const [lineId, quantity] of next) {
-        const before = cart.lines.find((l) => l.id === lineId)?.quantity;
-        if (quantity === before) continue;
-        if (quantity === 0)
-          await tx.delete(cartItems).where(and(eq(cartItems.cartId, cart.id), eq(cartItems.id, lineId)));
-        else
-          await tx
-            .update(cartItems)
-            .set({ quantity, updatedAt: this.deps.now() })
-            .where(and(eq(cartItems.cartId, cart.id), eq(cartItems.id, lineId)));
-      }
+      for (const [lineId, quantity] of next) draft.setLine(lineId, quantity);
     });
   }
 
   async removeLines(ctx: ServiceContext, cartId: string, lineIds: string[]): Promise<CartRecord> {
-    return this.write(ctx, cartId, async (tx, cart) => {
-      if (lineIds.length === 0 || lineIds.length > MAX_LINES_PER_CALL) {
-        throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} line ids`, {
-          field: ["lineIds"],
-        });
-      }
+    if (lineIds.length === 0 || lineIds.length > MAX_LINES_PER_CALL) {
+      throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} line ids`, {
+        field: ["lineIds"],
+      });
+    }
+    return this.write(ctx, cartId, async (draft) => {
       const ids = lineIds.map((id) => id.toLowerCase());
       const errors: UserErrorData[] = [];
       ids.forEach((id, i) => {
-        if (!cart.lines.some((l) => l.id === id)) {
+        if (!draft.cart.lines.some((l) => l.id === id)) {
           errors.push({
             code: ErrorCode.NOT_FOUND,
             message: "Line not found in this cart",
@@ -248,13 +248,13 @@ export class CartService {
         }
       });
       if (errors.length) throw new UserFacingError(errors);
-      await tx.delete(cartItems).where(and(eq(cartItems.cartId, cart.id), inArray(cartItems.id, ids)));
+      for (const id of ids) draft.removeLine(id);
     });
   }
 
   async setEmail(ctx: ServiceContext, cartId: string, email: string): Promise<CartRecord> {
     const normalized = normalizeEmail(email, ["email"]);
-    return this.write(ctx, cartId, async () => {}, { email: normalized });
+    return this.write(ctx, cartId, async (draft) => draft.set({ email: normalized }));
   }
 
   /**
@@ -288,45 +288,33 @@ export class CartService {
         .where(and(eq(carts.storeId, ctx.store.id), inArray(carts.id, [guestId, targetId])))
         .orderBy(carts.id)
         .for("update");
-      const guest = await loadCart(tx, ctx.store.id, guestId);
-      const target = await loadCart(tx, ctx.store.id, targetId);
-      if (!guest || !target) throw new Error("cart vanished under lock");
-      if (guest.status === "MERGED" && guest.mergedIntoCartId === target.id)
-        return { cart: target, touched: [] };
-      if (guest.status !== "ACTIVE" && guest.status !== "ABANDONED") {
-        throw userError(ErrorCode.CART_NOT_ACTIVE, `Guest cart is ${guest.status.toLowerCase()}`, {
+      // Both rows are locked now, so these reads see the latest of each (no stale snapshot).
+      const guest = await this.snapshotUnderLock(tx, ctx.store.id, guestId);
+      const target = await this.snapshotUnderLock(
+        tx,
+        ctx.store.id,
+        targetId,
+        guest.cart.lines.map((l) => l.variantId),
+      );
+      if (guest.cart.status === "MERGED" && guest.cart.mergedIntoCartId === targetId) {
+        return { cart: viewOf(target), touched: [] };
+      }
+      if (guest.cart.status !== "ACTIVE" && guest.cart.status !== "ABANDONED") {
+        throw userError(ErrorCode.CART_NOT_ACTIVE, `Guest cart is ${guest.cart.status.toLowerCase()}`, {
           field: ["guestCartId"],
         });
       }
       // A reserve-at-add-to-cart store: the guest cart's holds go, the target's count as its own.
-      await releaseReservations(tx, ctx.store.id, { cartId: guest.id }, this.deps.now());
-      await this.beginHolds(tx, ctx.store, target.id, "best-effort");
-      const variants = await loadSellableVariants(
-        tx,
-        ctx.store.id,
-        guest.lines.map((l) => l.variantId),
-      );
-      this.countOwnHolds(tx, variants);
-      const plan = this.mergePolicy.plan(guest.lines, target.lines, variants);
-      const now = this.deps.now();
-      await this.applyMergePlan(tx, target, plan);
-      const touched = await tx
-        .update(carts)
-        .set({
-          status: "MERGED",
-          mergedIntoCartId: target.id,
-          version: sql`${carts.version} + 1`,
-          updatedAt: now,
-        })
-        .where(and(eq(carts.storeId, ctx.store.id), eq(carts.id, guest.id)))
-        .returning({ id: carts.id, version: carts.version });
-      const merged = await this.finishWrite(tx, target, {
-        notices: plan.notices,
-        email: target.email ? undefined : (guest.email ?? undefined),
-      });
-      return { cart: merged, touched };
+      await releaseReservations(tx, ctx.store.id, { cartId: guestId }, this.deps.now());
+      await this.beginHolds(tx, ctx.store, targetId, "best-effort");
+      const draft = new CartDraft(tx, target);
+      const plan = this.mergePolicy.plan(guest.cart.lines, target.cart.lines, this.sellable(draft));
+      applyMergePlan(draft, plan);
+      const touched = await this.markMerged(tx, ctx.store.id, guestId, targetId);
+      if (!target.cart.email && guest.cart.email) draft.set({ email: guest.cart.email });
+      draft.changes.notices = plan.notices;
+      return { cart: await this.finishWrite(draft), touched };
     });
-    await this.cache.invalidate(...result.touched);
     await this.afterCommit(ctx.store.id, result.cart);
     return result.cart;
   }
@@ -349,29 +337,33 @@ export class CartService {
    * limit, and writes it like any change (ACTIVE again, version + 1, guest expiry renewed).
    */
   async handOverGuestCart(storeId: string, cartId: string, sessionId: string): Promise<CartRecord> {
-    const cart = await this.deps.db.transaction(async (tx) => {
-      const locked = await loadCart(tx, storeId, cartId, { lock: true });
-      if (!locked || locked.customerId !== null) throw cartNotFound();
-      if (locked.status !== "ACTIVE" && locked.status !== "ABANDONED") {
-        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${locked.status.toLowerCase()}`);
+    return this.deps.db.transaction(async (tx) => {
+      const snapshot = await loadCartSnapshot(rawSql(tx), storeId, cartId, { lock: true });
+      if (!snapshot || snapshot.cart.customerId !== null) throw cartNotFound();
+      const { status } = snapshot.cart;
+      if (status !== "ACTIVE" && status !== "ABANDONED") {
+        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${status.toLowerCase()}`);
       }
-      if (locked.sessionId !== sessionId) await this.limitOpenGuestCarts(tx, storeId, sessionId);
-      return this.finishWrite(tx, locked, { sessionId });
+      if (snapshot.cart.sessionId !== sessionId) await this.limitOpenGuestCarts(tx, storeId, sessionId);
+      const draft = new CartDraft(tx, snapshot);
+      draft.set({ sessionId });
+      return this.finishWrite(draft);
     });
-    await this.cache.put(cart);
-    return cart;
   }
 
   // ---- for checkout: the cart module stays the only writer of carts ----
 
-  /** Locks the caller's cart (FOR UPDATE) for checkout; NOT_FOUND unless the caller owns it. */
-  async lockForCheckout(tx: Tx, ctx: ServiceContext, cartId: string): Promise<CartRecord> {
-    const locked = await loadCart(tx, ctx.store.id, cartId, { lock: true });
-    if (!locked || !ownsCart(ctx.caller, locked)) throw cartNotFound();
-    return locked;
+  /**
+   * Locks the caller's cart (FOR UPDATE) for checkout, with what it was read with; NOT_FOUND unless
+   * the caller owns it.
+   */
+  async lockForCheckout(tx: Tx, ctx: ServiceContext, cartId: string): Promise<CartSnapshot> {
+    const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, cartId, { lock: true });
+    if (!snapshot || !ownsCart(ctx.caller, snapshot.cart)) throw cartNotFound();
+    return snapshot;
   }
 
-  /** The cart became an order: CHECKED_OUT, version + 1. Invalidate the returned version after commit. */
+  /** The cart became an order: CHECKED_OUT, version + 1. */
   async markCheckedOut(tx: Tx, cart: CartRecord): Promise<{ id: string; version: number }> {
     const [row] = await tx
       .update(carts)
@@ -385,15 +377,16 @@ export class CartService {
   /**
    * The order of this cart failed (declined, rejected, expired): the cart is the shopper's again, with
    * its lines, so they can try another card. A customer who opened another cart meanwhile keeps that
-   * one, and the failed cart's lines are merged into it. Returns the carts whose cached copies changed.
+   * one, and the failed cart's lines are merged into it. Returns the carts that changed.
    */
   async reopenAfterCheckout(
     tx: Tx,
     storeId: string,
     cartId: string,
   ): Promise<{ id: string; version: number }[]> {
-    const cart = await loadCart(tx, storeId, cartId, { lock: true });
-    if (cart?.status !== "CHECKED_OUT") return [];
+    const failed = await loadCartSnapshot(rawSql(tx), storeId, cartId, { lock: true });
+    if (failed?.cart.status !== "CHECKED_OUT") return [];
+    const cart = failed.cart;
     const [store] = await tx
       .select({
         id: stores.id,
@@ -411,7 +404,6 @@ export class CartService {
         cart.id,
         "best-effort",
       );
-    const now = this.deps.now();
     const notice: CartNoticeJson = {
       code: ErrorCode.PAYMENT_FAILED,
       message: "Your order was not completed; your cart is as you left it",
@@ -430,30 +422,24 @@ export class CartService {
         )
         .for("update");
       if (other) {
-        const target = await loadCart(tx, storeId, other.id);
-        if (!target) throw new Error("open cart vanished under lock");
-        const variants = await loadSellableVariants(
+        const target = await this.snapshotUnderLock(
           tx,
           storeId,
+          other.id,
           cart.lines.map((l) => l.variantId),
         );
-        const plan = this.mergePolicy.plan(cart.lines, target.lines, variants);
-        await this.applyMergePlan(tx, target, plan);
-        const [merged] = await tx
-          .update(carts)
-          .set({
-            status: "MERGED",
-            mergedIntoCartId: target.id,
-            version: sql`${carts.version} + 1`,
-            updatedAt: now,
-          })
-          .where(and(eq(carts.storeId, storeId), eq(carts.id, cart.id)))
-          .returning({ id: carts.id, version: carts.version });
-        const updated = await this.finishWrite(tx, target, { notices: [notice, ...plan.notices] });
-        return [...(merged ? [merged] : []), { id: updated.id, version: updated.version }];
+        const draft = new CartDraft(tx, target);
+        const plan = this.mergePolicy.plan(cart.lines, target.cart.lines, this.sellable(draft));
+        applyMergePlan(draft, plan);
+        const merged = await this.markMerged(tx, storeId, cart.id, target.cart.id);
+        draft.changes.notices = [notice, ...plan.notices];
+        const updated = await this.finishWrite(draft);
+        return [...merged, { id: updated.id, version: updated.version }];
       }
     }
-    const reopened = await this.finishWrite(tx, cart, { notices: [notice] });
+    const draft = new CartDraft(tx, failed);
+    draft.changes.notices = [notice];
+    const reopened = await this.finishWrite(draft);
     return [{ id: reopened.id, version: reopened.version }];
   }
 
@@ -477,13 +463,17 @@ export class CartService {
     for (const { storeId, cartId } of due) {
       if (!cartId) continue;
       const done = await this.deps.db.transaction(async (tx) => {
-        const cart = await loadCart(tx, storeId, cartId, { lock: true });
-        if (!cart) return null;
+        const [locked] = await tx
+          .select({ id: carts.id })
+          .from(carts)
+          .where(and(eq(carts.storeId, storeId), eq(carts.id, cartId)))
+          .for("update");
+        if (!locked) return null;
         const now = this.deps.now();
         const released = await releaseReservations(tx, storeId, { cartId }, now, "EXPIRED");
         if (released.lines.length === 0) return null;
         await writeOutboxMany(tx, stockStateEvents(storeId, released.changes, now));
-        const [row] = await tx
+        await tx
           .update(carts)
           .set({
             version: sql`${carts.version} + 1`,
@@ -496,49 +486,47 @@ export class CartService {
               },
             ],
           })
-          .where(and(eq(carts.storeId, storeId), eq(carts.id, cartId)))
-          .returning({ id: carts.id, version: carts.version });
-        return { row, available: new Map([...released.after].map(([id, a]) => [id, a.available])) };
+          .where(and(eq(carts.storeId, storeId), eq(carts.id, cartId)));
+        return { available: new Map([...released.after].map(([id, a]) => [id, a.available])) };
       });
-      if (!done?.row) continue;
+      if (!done) continue;
       expired++;
-      await Promise.all([
-        this.cache.invalidate(done.row),
-        syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, done.available),
-      ]);
+      await syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, done.available);
     }
     return expired;
   }
 
-  /** Forgets cached copies of carts changed inside a transaction that has committed. */
-  async invalidate(...changed: { id: string; version: number }[]): Promise<void> {
-    await this.cache.invalidate(...changed);
-  }
-
   // ---- internals ----
 
-  private async applyMergePlan(tx: Tx, target: CartRecord, plan: MergePlan): Promise<void> {
-    const now = this.deps.now();
-    for (const u of plan.updates) {
-      await tx
-        .update(cartItems)
-        .set({ quantity: u.quantity, updatedAt: now })
-        .where(and(eq(cartItems.storeId, target.storeId), eq(cartItems.id, u.lineId)));
-    }
-    if (plan.inserts.length) {
-      await tx.insert(cartItems).values(
-        plan.inserts.map(({ source, quantity }) => ({
-          storeId: target.storeId,
-          cartId: target.id,
-          productId: source.productId,
-          variantId: source.variantId,
-          quantity,
-          unitPrice: source.unitPrice,
-          customOptions: source.customOptions,
-          optionsHash: lineOptionsHash(source.customOptions),
-        })),
-      );
-    }
+  /** A snapshot of a cart whose row this transaction has already locked. */
+  private async snapshotUnderLock(
+    tx: Tx,
+    storeId: string,
+    cartId: string,
+    alsoVariants: readonly string[] = [],
+  ): Promise<CartSnapshot> {
+    const snapshot = await loadCartSnapshot(rawSql(tx), storeId, cartId, { alsoVariants });
+    if (!snapshot) throw new Error("cart vanished under lock");
+    return snapshot;
+  }
+
+  /** The source cart of a merge is done: MERGED into the target, version + 1. */
+  private async markMerged(
+    tx: Tx,
+    storeId: string,
+    sourceId: string,
+    targetId: string,
+  ): Promise<{ id: string; version: number }[]> {
+    return tx
+      .update(carts)
+      .set({
+        status: "MERGED",
+        mergedIntoCartId: targetId,
+        version: sql`${carts.version} + 1`,
+        updatedAt: this.deps.now(),
+      })
+      .where(and(eq(carts.storeId, storeId), eq(carts.id, sourceId)))
+      .returning({ id: carts.id, version: carts.version });
   }
 
   private requireShopper(caller: Caller): Extract<Caller, { kind: "customer" | "guest" }> {
@@ -630,29 +618,33 @@ export class CartService {
   }
 
   /**
-   * The one way to change a cart: locks the caller's open cart, runs the change, bumps the version,
-   * commits, then refreshes the cache.
+   * The one way to change a cart: locks and reads the caller's open cart (one statement), runs the
+   * change on its draft, applies it (one statement) and commits. `alsoVariants`: variants the change
+   * will add, read with the cart.
    */
   async write(
     ctx: ServiceContext,
     cartId: string,
-    // biome-ignore lint/suspicious/noConfusingVoidType: most changes report nothing and just return
-    change: (tx: Tx, cart: CartRecord) => Promise<CartChangeOutcome | void>,
-    fields: { email?: string } = {},
+    change: CartChange,
+    opts: { alsoVariants?: readonly string[] } = {},
   ): Promise<CartRecord> {
     this.requireShopper(ctx.caller);
     const id = parseId(cartId, ["cartId"], "Cart");
     const cart = await this.deps.db.transaction(async (tx) => {
-      const locked = await loadCart(tx, ctx.store.id, id, { lock: true });
-      if (!locked || !ownsCart(ctx.caller, locked)) throw cartNotFound();
-      if (locked.status !== "ACTIVE" && locked.status !== "ABANDONED") {
-        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${locked.status.toLowerCase()}`, {
-          field: ["cartId"],
-        });
+      const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, id, {
+        lock: true,
+        alsoVariants: opts.alsoVariants,
+      });
+      if (!snapshot || !ownsCart(ctx.caller, snapshot.cart)) throw cartNotFound();
+      const { status } = snapshot.cart;
+      if (status !== "ACTIVE" && status !== "ABANDONED") {
+        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${status.toLowerCase()}`, { field: ["cartId"] });
       }
-      await this.beginHolds(tx, ctx.store, locked.id, "strict");
-      const outcome = await change(tx, locked);
-      return this.finishWrite(tx, locked, { ...fields, notices: outcome ? outcome.notices : undefined });
+      await this.beginHolds(tx, ctx.store, id, "strict");
+      const draft = new CartDraft(tx, snapshot);
+      const outcome = await change(draft);
+      if (outcome?.notices) draft.changes.notices = outcome.notices;
+      return this.finishWrite(draft);
     });
     await this.afterCommit(ctx.store.id, cart);
     return cart;
@@ -670,50 +662,38 @@ export class CartService {
     });
   }
 
-  /** Units the transaction's cart holds itself, by variant (nothing for reserve-at-checkout stores). */
-  private heldIn(tx: Tx): Map<string, number> {
-    return this.holdsOf.get(tx)?.held ?? new Map();
+  /**
+   * Price and sellable stock of the draft's variants as this cart sees them: a reserve-at-add-to-cart
+   * store's units held by this very cart are available to it (they are in `reserved` on its behalf).
+   */
+  private sellable(draft: CartDraft): Map<string, SellableVariant> {
+    const held = this.holdsOf.get(draft.tx)?.held;
+    const out = new Map<string, SellableVariant>();
+    for (const v of draft.variants.values()) {
+      const s = sellableOf(v);
+      out.set(v.id, held ? { ...s, available: s.available + (held.get(v.id) ?? 0) } : s);
+    }
+    return out;
   }
 
-  /** The cart's own held units are available to it: they are in `reserved` only on its behalf. */
-  private countOwnHolds(tx: Tx, variants: Map<string, SellableVariant>): void {
-    const held = this.heldIn(tx);
-    for (const v of variants.values()) v.available += held.get(v.id) ?? 0;
-  }
-
-  /** After a cart write committed: the new copy goes to the cache, changed stock to the gate. */
+  /** After a cart write committed: changed stock goes to the flash-sale gate. */
   private async afterCommit(storeId: string, cart: CartRecord): Promise<void> {
     const available = this.heldAvailability.get(cart);
-    await Promise.all([
-      this.cache.put(cart),
-      available ? syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available) : undefined,
-    ]);
+    if (available) await syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available);
   }
 
-  /** Every write ends here: the cart becomes ACTIVE (activity revives an abandoned cart), version + 1. */
-  private async finishWrite(
-    tx: Tx,
-    cart: CartRecord,
-    fields: { email?: string; notices?: CartNoticeJson[]; sessionId?: string },
-  ): Promise<CartRecord> {
+  /**
+   * Every write ends here: the draft's changes go in with the cart ACTIVE again (activity revives an
+   * abandoned cart), version + 1, a guest cart's expiry renewed; then a holding store's holds follow.
+   */
+  private async finishWrite(draft: CartDraft): Promise<CartRecord> {
     const now = this.deps.now();
-    const [row] = await tx
-      .update(carts)
-      .set({
-        status: "ACTIVE",
-        version: sql`${carts.version} + 1`,
-        updatedAt: now,
-        // Notices describe the last automatic change; the shopper's next change replaces them.
-        notices: fields.notices ?? [],
-        ...(fields.email !== undefined ? { email: fields.email } : {}),
-        ...(fields.sessionId !== undefined ? { sessionId: fields.sessionId } : {}),
-        ...(cart.customerId === null ? { expiresAt: this.guestExpiry() } : {}),
-      })
-      .where(and(eq(carts.storeId, cart.storeId), eq(carts.id, cart.id)))
-      .returning();
-    if (!row) throw new Error("cart vanished under lock");
-    const written = await withLines(tx, row);
+    const { cart, tx } = draft;
+    if (cart.customerId === null) draft.set({ expiresAt: this.guestExpiry() });
+    // Notices describe the last automatic change; the shopper's next change replaces them.
+    const applied = await applyCartChanges(rawSql(tx), cart.storeId, cart.id, draft.changes, now);
     const holds = this.holdsOf.get(tx);
+    const written = draft.written(applied, { stockChanged: holds !== undefined });
     if (holds) {
       const result = await holdCartStock(
         tx,
@@ -740,59 +720,14 @@ export class CartService {
     return written;
   }
 
-  private async applyAdds(tx: Tx, cart: CartRecord, lines: CartLineInput[], field: string[]): Promise<void> {
-    if (lines.length === 0 || lines.length > MAX_LINES_PER_CALL) {
-      throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} lines`, { field });
-    }
+  private applyAdds(draft: CartDraft, wanted: readonly WantedLine[], field: string[]): void {
+    const { cart } = draft;
+    const variants = this.sellable(draft);
     const errors: UserErrorData[] = [];
-    const wanted = new Map<
-      string,
-      { variantId: string; options: ReturnType<typeof normalizeLineOptions>; quantity: number; index: number }
-    >();
-    lines.forEach((line, i) => {
-      const at = [...field, String(i)];
-      try {
-        const variantId = parseId(line.variantId, [...at, "variantId"], "Variant");
-        if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_LINE_QUANTITY) {
-          throw userError(
-            ErrorCode.INVALID_INPUT,
-            `Quantity must be an integer from 1 to ${MAX_LINE_QUANTITY}`,
-            {
-              field: [...at, "quantity"],
-            },
-          );
-        }
-        const options = normalizeLineOptions(line.customOptions, [...at, "customOptions"]);
-        const key = `${variantId}|${lineOptionsHash(options)}`;
-        const prior = wanted.get(key);
-        wanted.set(key, {
-          variantId,
-          options,
-          quantity: (prior?.quantity ?? 0) + line.quantity,
-          index: prior?.index ?? i,
-        });
-      } catch (e) {
-        if (e instanceof UserFacingError) errors.push(...e.errors);
-        else throw e;
-      }
-    });
-    if (errors.length) throw new UserFacingError(errors);
-
-    const variants = await loadSellableVariants(
-      tx,
-      cart.storeId,
-      [...wanted.values()].map((w) => w.variantId),
-    );
-    this.countOwnHolds(tx, variants);
     const next = new Map(cart.lines.map((l) => [l.id, l.quantity]));
-    const inserts: {
-      variantId: string;
-      productId: string;
-      price: number;
-      options: (typeof cart.lines)[number]["customOptions"];
-      quantity: number;
-    }[] = [];
-    for (const w of wanted.values()) {
+    const prices = new Map(cart.lines.map((l) => [l.id, l.unitPrice]));
+    const inserts: { w: WantedLine; variant: SellableVariant }[] = [];
+    for (const w of wanted) {
       const at = [...field, String(w.index)];
       const variant = variants.get(w.variantId);
       if (!variant) {
@@ -808,9 +743,8 @@ export class CartService {
         });
         continue;
       }
-      const hash = lineOptionsHash(w.options);
       const existing = cart.lines.find(
-        (l) => l.variantId === w.variantId && lineOptionsHash(l.customOptions) === hash,
+        (l) => l.variantId === w.variantId && lineOptionsHash(l.customOptions) === w.hash,
       );
       const quantity = (existing?.quantity ?? 0) + w.quantity;
       if (quantity > MAX_LINE_QUANTITY) {
@@ -822,15 +756,12 @@ export class CartService {
         });
         continue;
       }
-      if (existing) next.set(existing.id, quantity);
-      else
-        inserts.push({
-          variantId: variant.id,
-          productId: variant.productId,
-          price: variant.price,
-          options: w.options,
-          quantity: w.quantity,
-        });
+      if (existing) {
+        next.set(existing.id, quantity);
+        // Adding more of a line whose price fell since it was added: the whole line takes the lower
+        // price (the shopper never pays more for adding again); a rise keeps the price they saw.
+        prices.set(existing.id, Math.min(existing.unitPrice, variant.price));
+      } else inserts.push({ w, variant });
     }
     if (errors.length) throw new UserFacingError(errors);
     if (cart.lines.length + inserts.length > MAX_CART_LINES) {
@@ -839,16 +770,16 @@ export class CartService {
       });
     }
     assertOrderSubtotal(
-      cart.lines.reduce((sum, l) => sum + l.unitPrice * (next.get(l.id) ?? l.quantity), 0) +
-        inserts.reduce((sum, ins) => sum + ins.price * ins.quantity, 0),
+      cart.lines.reduce((sum, l) => sum + (prices.get(l.id) ?? l.unitPrice) * (next.get(l.id) ?? 0), 0) +
+        inserts.reduce((sum, ins) => sum + ins.variant.price * ins.w.quantity, 0),
       field,
     );
     // Stock is checked per variant across all of its option lines in the cart.
     const totals = new Map<string, number>();
     for (const l of cart.lines)
       totals.set(l.variantId, (totals.get(l.variantId) ?? 0) + (next.get(l.id) ?? 0));
-    for (const ins of inserts) totals.set(ins.variantId, (totals.get(ins.variantId) ?? 0) + ins.quantity);
-    for (const w of wanted.values()) {
+    for (const ins of inserts) totals.set(ins.variant.id, (totals.get(ins.variant.id) ?? 0) + ins.w.quantity);
+    for (const w of wanted) {
       const variant = variants.get(w.variantId);
       const total = totals.get(w.variantId) ?? 0;
       if (variant && total > variant.available) {
@@ -863,36 +794,25 @@ export class CartService {
     }
     if (errors.length) throw new UserFacingError(errors);
 
-    const now = this.deps.now();
     for (const l of cart.lines) {
       const quantity = next.get(l.id);
-      if (quantity !== undefined && quantity !== l.quantity) {
-        await tx.update(cartItems).set({ quantity, updatedAt: now }).where(eq(cartItems.id, l.id));
-      }
+      if (quantity !== undefined) draft.setLine(l.id, quantity, prices.get(l.id));
     }
-    if (inserts.length) {
-      await tx.insert(cartItems).values(
-        inserts.map((ins) => ({
-          storeId: cart.storeId,
-          cartId: cart.id,
-          productId: ins.productId,
-          variantId: ins.variantId,
-          quantity: ins.quantity,
-          unitPrice: ins.price,
-          customOptions: ins.options,
-          optionsHash: lineOptionsHash(ins.options),
-        })),
-      );
+    for (const { w, variant } of inserts) {
+      draft.insertLine({
+        productId: variant.productId,
+        variantId: variant.id,
+        quantity: w.quantity,
+        unitPrice: variant.price,
+        customOptions: w.options,
+        optionsHash: w.hash,
+      });
     }
   }
 
   /** After an update, every variant whose cart total grew must still fit in available stock. */
-  private async assertStock(
-    tx: Tx,
-    cart: CartRecord,
-    next: Map<string, number>,
-    changedLineIds: string[],
-  ): Promise<void> {
+  private assertStock(draft: CartDraft, next: Map<string, number>, changedLineIds: string[]): void {
+    const { cart } = draft;
     const totalsBefore = new Map<string, number>();
     const totalsAfter = new Map<string, number>();
     for (const l of cart.lines) {
@@ -901,8 +821,7 @@ export class CartService {
     }
     const grown = [...totalsAfter].filter(([v, n]) => n > (totalsBefore.get(v) ?? 0)).map(([v]) => v);
     if (grown.length === 0) return;
-    const variants = await loadSellableVariants(tx, cart.storeId, grown);
-    this.countOwnHolds(tx, variants);
+    const variants = this.sellable(draft);
     const errors: UserErrorData[] = [];
     for (const variantId of grown) {
       const variant = variants.get(variantId);
@@ -929,5 +848,60 @@ export class CartService {
       }
     }
     if (errors.length) throw new UserFacingError(errors);
+  }
+}
+
+/** Validates lines to add (before any statement): ids, quantities, options; repeats add up. */
+function wantedLines(lines: readonly CartLineInput[], field: string[]): WantedLine[] {
+  if (lines.length === 0 || lines.length > MAX_LINES_PER_CALL) {
+    throw userError(ErrorCode.INVALID_INPUT, `Give 1 to ${MAX_LINES_PER_CALL} lines`, { field });
+  }
+  const errors: UserErrorData[] = [];
+  const wanted = new Map<string, WantedLine>();
+  lines.forEach((line, i) => {
+    const at = [...field, String(i)];
+    try {
+      const variantId = parseId(line.variantId, [...at, "variantId"], "Variant");
+      if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_LINE_QUANTITY) {
+        throw userError(
+          ErrorCode.INVALID_INPUT,
+          `Quantity must be an integer from 1 to ${MAX_LINE_QUANTITY}`,
+          {
+            field: [...at, "quantity"],
+          },
+        );
+      }
+      const options = normalizeLineOptions(line.customOptions as LineOptionsInput, [...at, "customOptions"]);
+      const hash = lineOptionsHash(options);
+      const key = `${variantId}|${hash}`;
+      const prior = wanted.get(key);
+      wanted.set(key, {
+        variantId,
+        options,
+        hash,
+        quantity: (prior?.quantity ?? 0) + line.quantity,
+        index: prior?.index ?? i,
+      });
+    } catch (e) {
+      if (e instanceof UserFacingError) errors.push(...e.errors);
+      else throw e;
+    }
+  });
+  if (errors.length) throw new UserFacingError(errors);
+  return [...wanted.values()];
+}
+
+/** A merge plan as draft changes of the target cart. */
+function applyMergePlan(draft: CartDraft, plan: MergePlan): void {
+  for (const u of plan.updates) draft.setLine(u.lineId, u.quantity);
+  for (const { source, quantity } of plan.inserts) {
+    draft.insertLine({
+      productId: source.productId,
+      variantId: source.variantId,
+      quantity,
+      unitPrice: source.unitPrice,
+      customOptions: source.customOptions,
+      optionsHash: lineOptionsHash(source.customOptions),
+    });
   }
 }

@@ -3,7 +3,7 @@
  * price after a fresh stock check.
  */
 import { and, asc, eq, sql } from "drizzle-orm";
-import { cartItems, type LineOptionsJson, savedForLater } from "../../db/schema.js";
+import { type LineOptionsJson, savedForLater } from "../../db/schema.js";
 import { assertCustomer } from "../authz.js";
 import type { ServiceContext } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
@@ -50,10 +50,10 @@ export class SavedItemsService {
     assertCustomer(ctx.caller);
     const customerId = ctx.caller.customerId;
     const lId = parseId(lineId, ["lineId"], "Line");
-    return this.cartsService.write(ctx, cartId, async (tx, cart) => {
-      const line = cart.lines.find((l) => l.id === lId);
+    return this.cartsService.write(ctx, cartId, async (draft) => {
+      const line = draft.cart.lines.find((l) => l.id === lId);
       if (!line) throw userError(ErrorCode.NOT_FOUND, "Line not found in this cart", { field: ["lineId"] });
-      await tx
+      await draft.tx
         .insert(savedForLater)
         .values({
           storeId: ctx.store.id,
@@ -75,7 +75,7 @@ export class SavedItemsService {
             savedAt: sql`excluded.saved_at`,
           },
         });
-      await tx.delete(cartItems).where(and(eq(cartItems.cartId, cart.id), eq(cartItems.id, line.id)));
+      draft.removeLine(line.id);
     });
   }
 

@@ -156,10 +156,7 @@ export class CheckoutService {
       await this.deps.infra.stockGate.giveBack(ctx.store.id, admitted);
       return this.replay(ctx, input, placed.order);
     }
-    await Promise.all([
-      this.opts.carts.invalidate(placed.cart),
-      this.syncGate(ctx.store.id, placed.available),
-    ]);
+    await this.syncGate(ctx.store.id, placed.available);
     this.deps.faults?.at("checkout:after-place-order");
     const payment = await paymentOfOrder(this.deps.db, ctx.store.id, placed.order.id);
     if (!payment) throw new Error(`order ${placed.order.id} has no payment row`);
@@ -391,10 +388,7 @@ export class CheckoutService {
       }),
     );
     if (!compensated) return this.reread(order);
-    await Promise.all([
-      this.opts.carts.invalidate(...compensated.carts),
-      this.syncGate(order.storeId, compensated.available),
-    ]);
+    await this.syncGate(order.storeId, compensated.available);
     return resultOf(compensated.order);
   }
 

@@ -43,7 +43,7 @@ export interface CompensationInput {
 
 export interface CompensationResult {
   order: OrderRow;
-  /** Carts whose cached copies changed. */
+  /** Carts that changed (reopened or merged). */
   carts: { id: string; version: number }[];
   /** Sellable stock after the release, for the flash-sale gate. */
   available: Map<string, number>;

@@ -28,6 +28,7 @@ import {
 import { MAX_PAYMENT_AMOUNT } from "../../payments/index.js";
 import type { CartService } from "../cart/cart.service.js";
 import type { CartRecord } from "../cart/cart.types.js";
+import { attachPrefetch } from "../cart/cart-prefetch.js";
 import type { CartPricingService } from "../cart/cart-pricing.service.js";
 import { reasonText } from "../cart/cart-pricing.service.js";
 import { actorLabel, type ServiceContext } from "../context.js";
@@ -77,6 +78,16 @@ export type PlaceOrderResult =
     }
   | { kind: "existing"; order: OrderRow };
 
+/** A locked variant as pricing sees it. */
+const sellableOfLocked = (v: LockedVariant) => ({
+  id: v.id,
+  productId: v.productId,
+  sku: v.sku,
+  price: v.price,
+  available: v.available,
+  productActive: v.productActive,
+});
+
 /** The payment's base idempotency key; every gateway call derives its own key from it. */
 export const paymentKeyFor = (orderId: string) => `order_${orderId}`;
 
@@ -87,7 +98,8 @@ export async function placeOrder(
   input: ValidCheckout,
 ): Promise<PlaceOrderResult> {
   const storeId = ctx.store.id;
-  const cart = await deps.carts.lockForCheckout(tx, ctx, input.cartId);
+  const snapshot = await deps.carts.lockForCheckout(tx, ctx, input.cartId);
+  const cart = snapshot.cart;
 
   // Under the cart lock: a concurrent duplicate that got here first has committed its order by now.
   const [existing] = await tx
@@ -174,6 +186,15 @@ export async function placeOrder(
       return { ...line, unitPrice: current };
     }),
   };
+  // Priced from what the cart's snapshot read; tax rates again only if the destination moved.
+  const sameCountry = address?.country === cart.shippingAddress?.country;
+  attachPrefetch(repriced, {
+    variants: new Map([...variants].map(([id, v]) => [id, sellableOfLocked(v)])),
+    discounts: snapshot.discounts,
+    customerUses: email === cart.email || caller.kind === "customer" ? snapshot.customerUses : undefined,
+    shippingMethod: snapshot.shippingMethod,
+    ...(sameCountry && snapshot.taxRates ? { taxRates: snapshot.taxRates } : {}),
+  });
   const { result: pricing } = await deps.pricing.price(storeId, repriced, tx);
   const totals = pricing.totals;
 

@@ -104,7 +104,7 @@ async function* merge(subscriptions: Subscription[]): AsyncGenerator<Record<stri
         sub.next().then((result) => ({ index, result })),
       );
   };
-  subscriptions.forEach((_, i) => pull(i));
+  for (let i = 0; i < subscriptions.length; i++) pull(i);
   while (pending.size > 0) {
     const { index, result } = await Promise.race(pending.values());
     if (result.done) {

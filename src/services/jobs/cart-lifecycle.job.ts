@@ -6,7 +6,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client.js";
 import type { Logger } from "../../logger.js";
-import type { CartCache } from "../cart/cart-cache.js";
 
 /** The event of a cart that became ABANDONED (payload: cartId, storeId, customerId, email, lastActivityAt). */
 export const CART_ABANDONED = "cart.abandoned";
@@ -33,7 +32,6 @@ export class CartLifecycleJob {
 
   constructor(
     private readonly db: Db,
-    private readonly cache: CartCache,
     private readonly logger: Logger,
     private readonly opts: CartLifecycleOptions,
     private readonly now: () => Date = () => new Date(),
@@ -69,7 +67,6 @@ export class CartLifecycleJob {
     if (changed.length) {
       // Wake the outbox relay now rather than at its next poll.
       await this.db.execute(sql`select pg_notify('cartograph_outbox', '')`);
-      await this.cache.invalidate(...changed);
     }
     return changed.map((c) => c.id);
   }
@@ -91,7 +88,6 @@ export class CartLifecycleJob {
       from candidates where c.id = candidates.id and c.status in ('ACTIVE', 'ABANDONED')
       returning c.id, c.version`);
     const changed = rows.map((r) => ({ id: r.id, version: Number(r.version) }));
-    if (changed.length) await this.cache.invalidate(...changed);
     return changed.map((c) => c.id);
   }
 

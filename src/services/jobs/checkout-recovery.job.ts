@@ -176,10 +176,7 @@ export class CheckoutRecoveryJob {
       ),
     );
     if (!result) return false;
-    await Promise.all([
-      this.carts.invalidate(...result.carts),
-      this.checkout.syncGate(storeId, result.available),
-    ]);
+    await this.checkout.syncGate(storeId, result.available);
     return true;
   }
 

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
-import { inventoryReservations, orderItems, orders, payments, refunds } from "../../db/schema.js";
+import { inventoryReservations, orderItems, orders, refunds } from "../../db/schema.js";
 import { PaymentGatewayError } from "../../payments/index.js";
 import { assertStaff } from "../authz.js";
 import type { CartService } from "../cart/cart.service.js";
@@ -24,7 +24,6 @@ import { stockStateEvents } from "../inventory/stock-events.js";
 import { syncStockGate } from "../inventory/stock-gate.js";
 import { writeOutbox, writeOutboxMany } from "../outbox.js";
 import type { RedemptionService } from "../redemption.service.js";
-import { parseId } from "../validation.js";
 import type { OrderQueries } from "./order-queries.service.js";
 import { type OrderStatus, type TransitionActor, transitionProblem } from "./order-status.js";
 import { applyTransition, type OrderRow } from "./transition.js";

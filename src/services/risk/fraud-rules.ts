@@ -4,10 +4,9 @@
  * query. With counting rules it asks ONE aggregate query (orders and failed payments by email, customer,
  * address and card in the window, and whether the buyer has ordered before), indexed by store and time.
  */
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client.js";
-import { stores } from "../../db/schema.js";
-import { type FraudAction, type FraudRules, fraudRulesOff, parseStoreSettings } from "../store-settings.js";
+import { type FraudAction, type FraudRules, fraudRulesOff } from "../store-settings.js";
 import { ACCEPT, type FraudCheck, type FraudDecision, type FraudInput } from "./fraud-check.js";
 
 type Counts = {

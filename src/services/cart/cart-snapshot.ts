@@ -1,0 +1,178 @@
+/**
+ * One statement that reads everything a cart write or a cart read needs: the cart row (locked for a
+ * write), its lines and applied codes (with the discount rows and how often the cart's owner used
+ * each), the variants of its lines and of the variants about to be added (with their products), its
+ * shipping method and the tax rates of its destination. A write then needs only its change and the
+ * cart's version bump; the reply and its prices are built from this, without reading again.
+ *
+ * Locking and reading in one statement has one catch, in READ COMMITTED: when the cart row is locked by
+ * another writer, the statement waits, then sees that writer's version of the cart row but, in its
+ * subqueries, the lines and codes as they were before that writer committed (the statement's snapshot
+ * is older than the row it locked). The `seen_version` column is the cart version as the snapshot saw
+ * it: when it differs from the locked row's, the statement runs again, now holding the lock, with a
+ * snapshot that sees the other writer's commit. So the retry happens only under contention.
+ */
+
+import { rowFromJson } from "../../db/json-rows.js";
+import type { RawSql } from "../../db/raw-sql.js";
+import {
+  cartDiscounts,
+  cartItems,
+  carts,
+  discounts,
+  products,
+  productVariants,
+  shippingMethods,
+} from "../../db/schema.js";
+import { type CatalogProduct, type CatalogVariant, catalogVariantOf } from "../catalog.service.js";
+import type { CartRecord } from "./cart.types.js";
+
+export type DiscountRow = typeof discounts.$inferSelect;
+export type ShippingMethodRow = typeof shippingMethods.$inferSelect;
+export interface TaxRateRow {
+  country: string;
+  region: string;
+  rateBps: number;
+}
+
+export interface CartSnapshot {
+  cart: CartRecord;
+  /** Variants of the cart's lines and of `alsoVariants`, whatever their product's status. */
+  variants: Map<string, CatalogVariant>;
+  products: Map<string, CatalogProduct>;
+  /** The applied codes' discount rows, by discount id. */
+  discounts: Map<string, DiscountRow>;
+  /** APPLIED redemptions of each applied code by this cart's owner (customer, else email). */
+  customerUses: Map<string, number>;
+  shippingMethod: ShippingMethodRow | null;
+  /** Rates of the destination's country; null when the cart has no address. */
+  taxRates: TaxRateRow[] | null;
+}
+
+/*
+ * The owner rule of the per-customer limit (ownerKey in cart-pricing.service.ts: the customer, else the
+ * email) spelled for one cart: a redemption counts when it is the customer's, or, for a guest cart, when
+ * it was made without an account under the cart's email.
+ */
+const SELECT = `
+select to_json(c) as cart,
+  (select s.version from carts s where s.store_id = c.store_id and s.id = c.id) as seen_version,
+  (select coalesce(json_agg(to_json(i) order by i.created_at, i.id), '[]')
+     from cart_items i where i.store_id = c.store_id and i.cart_id = c.id) as lines,
+  (select coalesce(json_agg(json_build_array(to_json(cd), to_json(d),
+       (select count(*) from discount_redemptions r
+         where r.store_id = cd.store_id and r.discount_id = cd.discount_id and r.status = 'APPLIED'
+           and (r.customer_id = c.customer_id
+                or (c.customer_id is null and r.customer_id is null and r.email = c.email))))
+       order by cd.created_at, cd.discount_id), '[]')
+     from cart_discounts cd join discounts d on d.store_id = cd.store_id and d.id = cd.discount_id
+     where cd.store_id = c.store_id and cd.cart_id = c.id) as codes,
+  (select coalesce(json_agg(json_build_array(to_json(v), to_json(p))), '[]')
+     from product_variants v join products p on p.store_id = v.store_id and p.id = v.product_id
+     where v.store_id = c.store_id
+       and (v.id = any($3::uuid[])
+            or v.id in (select i.variant_id from cart_items i where i.store_id = c.store_id and i.cart_id = c.id))
+  ) as variants,
+  (select to_json(m) from shipping_methods m
+     where m.store_id = c.store_id and m.id = c.shipping_method_id) as method,
+  case when c.shipping_address is not null then
+    (select coalesce(json_agg(json_build_array(t.country, t.region, t.rate_bps)), '[]') from tax_rates t
+      where t.store_id = c.store_id and t.country = upper(c.shipping_address->>'country'))
+  end as tax_rates
+from carts c where c.store_id = $1 and c.id = $2`;
+
+const READ = SELECT;
+const LOCK = `${SELECT} for update of c`;
+
+type Json = Record<string, unknown>;
+interface SnapshotRow {
+  cart: Json;
+  seen_version: number;
+  lines: Json[];
+  codes: [Json, Json, number][];
+  variants: [Json, Json][];
+  method: Json | null;
+  tax_rates: [string, string, number][] | null;
+}
+
+/**
+ * The cart's snapshot, or null if this store has no such cart. `lock` takes the cart row FOR UPDATE
+ * (a write: concurrent writers of one cart queue here). `alsoVariants`: variants the change is about
+ * to add, read in the same statement.
+ */
+export async function loadCartSnapshot(
+  q: RawSql,
+  storeId: string,
+  cartId: string,
+  opts: { lock?: boolean; alsoVariants?: readonly string[] } = {},
+): Promise<CartSnapshot | null> {
+  const params = [storeId, cartId, opts.alsoVariants ?? []];
+  const text = opts.lock ? LOCK : READ;
+  let [row] = (await q.unsafe(text, params as never[])) as unknown as SnapshotRow[];
+  if (row && opts.lock && row.seen_version !== (row.cart.version as number)) {
+    // Waited for another writer: read again under the lock we now hold (see the top of this file).
+    [row] = (await q.unsafe(text, params as never[])) as unknown as SnapshotRow[];
+  }
+  return row ? toSnapshot(row) : null;
+}
+
+function toSnapshot(row: SnapshotRow): CartSnapshot {
+  const cart = rowFromJson(carts, row.cart);
+  const productsById = new Map<string, CatalogProduct>();
+  const variants = new Map<string, CatalogVariant>();
+  for (const [v, p] of row.variants) {
+    const product = productsById.get(p.id as string) ?? rowFromJson(products, p);
+    productsById.set(product.id, product);
+    const variant = catalogVariantOf(rowFromJson(productVariants, v), product);
+    variants.set(variant.id, variant);
+  }
+  const discountsById = new Map<string, DiscountRow>();
+  const customerUses = new Map<string, number>();
+  const applied: CartRecord["discounts"] = [];
+  for (const [cd, d, uses] of row.codes) {
+    const code = rowFromJson(cartDiscounts, cd);
+    discountsById.set(code.discountId, rowFromJson(discounts, d));
+    customerUses.set(code.discountId, Number(uses));
+    applied.push({ discountId: code.discountId, appliedAt: code.createdAt });
+  }
+  return {
+    cart: {
+      id: cart.id,
+      storeId: cart.storeId,
+      customerId: cart.customerId,
+      sessionId: cart.sessionId,
+      email: cart.email,
+      status: cart.status,
+      currency: cart.currency,
+      shippingAddress: cart.shippingAddress,
+      shippingMethodId: cart.shippingMethodId,
+      version: cart.version,
+      mergedIntoCartId: cart.mergedIntoCartId,
+      notices: cart.notices,
+      createdAt: cart.createdAt,
+      updatedAt: cart.updatedAt,
+      expiresAt: cart.expiresAt,
+      lines: row.lines.map((json) => {
+        const l = rowFromJson(cartItems, json);
+        return {
+          id: l.id,
+          productId: l.productId,
+          variantId: l.variantId,
+          quantity: l.quantity,
+          unitPrice: l.unitPrice,
+          customOptions: l.customOptions,
+          createdAt: l.createdAt,
+        };
+      }),
+      discounts: applied,
+    },
+    variants,
+    products: productsById,
+    discounts: discountsById,
+    customerUses,
+    shippingMethod: row.method ? rowFromJson(shippingMethods, row.method) : null,
+    taxRates: row.tax_rates
+      ? row.tax_rates.map(([country, region, rateBps]) => ({ country, region, rateBps }))
+      : null,
+  };
+}
