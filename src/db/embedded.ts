@@ -49,7 +49,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   try {
     await assertPortFree(opts.port, "127.0.0.1", "EMBEDDED_PG_PORT");
     server = await startServer(databaseDir, opts);
-    const url = await ensureDatabase(opts.port, opts.database ?? "cartograph");
+    const url = await ensureDatabase(opts.port, opts.database ?? EMBEDDED_DATABASE);
     const running = server;
     return {
       url,
@@ -66,6 +66,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
 }
 
 const PASSWORD = "cartograph";
+/** The database the embedded server creates for Cartograph (runtime default). */
+export const EMBEDDED_DATABASE = "cartograph";
+
+/** URL of a database on an embedded server started by this module on `port`. */
+export function embeddedDatabaseUrl(port: number, database = EMBEDDED_DATABASE): string {
+  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
 
 async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
   // The package rejects without a reason when the server exits early: keep its last words for ours.
@@ -119,7 +126,7 @@ async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<
 }
 
 async function ensureDatabase(port: number, database: string): Promise<string> {
-  const adminUrl = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const adminUrl = embeddedDatabaseUrl(port, "postgres");
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     const rows = await admin`select 1 from pg_database where datname = ${database}`;
@@ -127,7 +134,7 @@ async function ensureDatabase(port: number, database: string): Promise<string> {
   } finally {
     await admin.end({ timeout: 5 });
   }
-  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  return embeddedDatabaseUrl(port, database);
 }
 
 /**

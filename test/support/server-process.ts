@@ -19,6 +19,7 @@ export const PORT_SLICES = {
   startupEmbedded: { from: 47400, to: 47439 },
   startupConfig: { from: 47440, to: 47469 },
   connectionReset: { from: 47470, to: 47489 },
+  cluster: { from: 47500, to: 47529 },
 } as const;
 
 /** Ports already given out by this process: not given again, even before the server binds them. */
