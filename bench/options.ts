@@ -60,7 +60,8 @@ export interface BenchOptions {
 const HELP = `Usage: npm run bench -- [options]
 
   --url <url>              measure a running server (its /graphql and /readyz); default: start one
-  --scenarios <list>       comma-separated: ${SCENARIO_NAMES.join(",")} (default: all)
+  --scenarios <list>       comma-separated: ${SCENARIO_NAMES.join(",")} (default: all;
+                           none = only what other flags ask for, e.g. --soak)
   --clients <list>         concurrent clients, e.g. 16,64: every load scenario and ceiling runs at each
                            (default 16,64)                            env BENCH_CLIENTS
   --warmup <seconds>       warm-up per scenario (default 3)           env BENCH_WARMUP
@@ -110,6 +111,7 @@ function seconds(name: string, raw: string | undefined, fallback: number): numbe
 
 function nameList<T extends string>(what: string, known: readonly T[], raw: string | undefined): T[] {
   if (!raw) return [...known];
+  if (raw === "none") return [];
   const names = raw.split(",").map((s) => s.trim());
   for (const n of names) {
     if (!(known as readonly string[]).includes(n)) {
