@@ -20,6 +20,29 @@ import {
 } from "./process-stats.js";
 import { mapLimit } from "./shop-api.js";
 
+/**
+ * RSS is read once it has settled: V8's memory reducer collects and shrinks the heap some seconds after
+ * allocation slows down, so reading at once mixes the setup's garbage (or a previous run's closed
+ * connections) into the difference. Settled = within SETTLE_MIB for SETTLE_STEADY_MS, at most SETTLE_MAX_MS.
+ */
+const SETTLE_MIB = 1;
+const SETTLE_STEADY_MS = 6_000;
+const SETTLE_MAX_MS = 40_000;
+
+async function settledMemory(read: () => MemoryStats | null): Promise<MemoryStats | null> {
+  const deadline = performance.now() + SETTLE_MAX_MS;
+  let last = read();
+  let steadySince = performance.now();
+  while (last && performance.now() < deadline && performance.now() - steadySince < SETTLE_STEADY_MS) {
+    await sleep(1_000);
+    const now = read();
+    if (!now) return last;
+    if (Math.abs(now.rssMiB - last.rssMiB) > SETTLE_MIB) steadySince = performance.now();
+    last = now;
+  }
+  return last;
+}
+
 /** Connections opened at once while subscribing. */
 const CONNECT_CONCURRENCY = 50;
 /** How long one event may take to reach every subscriber before the missing ones count as lost. */
@@ -79,8 +102,7 @@ export async function runSubscriptions(
   const setupSeconds = Math.round((performance.now() - setupStarted) / 100) / 10;
   const serverPid = processes.serverPid;
   const memory = () => (serverPid ? readMemory(serverPid) : null);
-  await sleep(1_000);
-  const beforeConnecting = memory();
+  const beforeConnecting = await settledMemory(memory);
 
   const arrivals = new Map<string, number[]>();
   let subscriptionErrors = 0;
@@ -146,8 +168,7 @@ export async function runSubscriptions(
           "is the feed's document right for this server?",
       );
     }
-    await sleep(1_000);
-    const afterConnecting = memory();
+    const afterConnecting = await settledMemory(memory);
 
     const recorded: EventResult[] = [];
     const allDeliveryMs: number[] = [];
