@@ -196,10 +196,9 @@ export function formatResults(r: BenchResults): string {
     out.push("");
     out.push(
       `flash-sale: ${f.buyers} buyers at once for ${f.stock} units of ${f.sku}: drain ${num(f.drainMs, 0)} ms ` +
-        `(per request p50 ${num(f.latencyMs.p50, 0)} / p99 ${num(f.latencyMs.p99, 0)} ms); ${f.confirmed} CONFIRMED, ` +
-        `${Object.entries(f.refusals)
-          .map(([k, n]) => `${n} ${k}`)
-          .join(", ")}; ends with stock ${f.final.stockOnHand}, reserved ${f.final.reserved}: ` +
+        `(per request p50 ${num(f.latencyMs.p50, 0)} / p99 ${num(f.latencyMs.p99, 0)} ms); ` +
+        `${[`${f.confirmed} CONFIRMED`, ...Object.entries(f.refusals).map(([k, n]) => `${n} ${k}`)].join(", ")}; ` +
+        `ends with stock ${f.final.stockOnHand}, reserved ${f.final.reserved}: ` +
         `${f.passed ? "PASS" : `FAIL (${f.failures.join("; ")})`}; server ${num(f.cpuCores.server, 2)} cores`,
     );
   }
