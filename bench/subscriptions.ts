@@ -107,6 +107,15 @@ export async function runSubscriptions(
   const arrivals = new Map<string, number[]>();
   let subscriptionErrors = 0;
   let connectionErrors = 0;
+  let firstError: string | undefined;
+  const noteError = (e: unknown) => {
+    subscriptionErrors += 1;
+    firstError ??= Array.isArray(e)
+      ? (e as { message?: string }[]).map((x) => x.message).join("; ")
+      : e instanceof Error
+        ? e.message
+        : JSON.stringify(e);
+  };
   const onData = (data: unknown) => {
     const key = feed.keyOf(data);
     if (key === undefined) return;
@@ -137,11 +146,9 @@ export async function runSubscriptions(
         {
           next: (result) => {
             if (result.data) onData(result.data);
-            if (result.errors?.length) subscriptionErrors += 1;
+            if (result.errors?.length) noteError(result.errors);
           },
-          error: () => {
-            subscriptionErrors += 1;
-          },
+          error: noteError,
           complete: () => {},
         },
       );
@@ -158,13 +165,22 @@ export async function runSubscriptions(
   };
 
   try {
+    // A document the server refuses fails every subscribe at once: say so instead of waiting.
+    await sleep(1_000);
+    if (clients.length > 0 && subscriptionErrors >= clients.length) {
+      throw new Error(
+        `subscriptions (${feed.name}): every subscribe failed, e.g. "${firstError}": ` +
+          "is the feed's document right for this server?",
+      );
+    }
     // The first event is not recorded: it shows which subscriptions are live.
     const probe = await prepared.fire(0);
     const live = (await waitForAll(probe.key, clients.length)).length;
     if (live === 0) {
       throw new Error(
         `subscriptions (${feed.name}): no subscriber received the first event ` +
-          `(${subscriptionErrors} subscription errors, ${connectionErrors} connection errors): ` +
+          `(${subscriptionErrors} subscription errors${firstError ? `, e.g. "${firstError}"` : ""}, ` +
+          `${connectionErrors} connection errors): ` +
           "is the feed's document right for this server?",
       );
     }
