@@ -3,18 +3,25 @@
  * runs first and is not recorded; then only requests that complete inside the measured window count.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { type CpuCores, CpuMeter, type ProcessGroups } from "./process-stats.js";
+import { type CpuCores, CpuMeter, type MemoryStats, type ProcessGroups } from "./process-stats.js";
 
 export interface OpOutcome {
   ok: boolean;
   /** Short label of what went wrong (an error code), counted per kind. */
   error?: string;
   sqlStatements?: number;
+  /** HTTP requests the operation made (default 1): a whole shopper flow makes several. */
+  requests?: number;
+  /** Milliseconds of each named step of a multi-request operation (a name may repeat). */
+  steps?: [step: string, ms: number][];
 }
 
 export interface LoadClient {
-  /** Untimed bookkeeping before the next request (e.g. a fresh cart when one is full). */
-  prepare?(): Promise<void>;
+  /**
+   * Untimed bookkeeping before the next operation (e.g. take the next ready cart). Returning false
+   * means there is no more work: the measured window closes then, before the time is up.
+   */
+  prepare?(): Promise<boolean | undefined>;
   op(): Promise<OpOutcome>;
 }
 
@@ -24,6 +31,8 @@ export interface LoadSettings {
   /** 0 = no cap. */
   maxRequests: number;
   processes: ProcessGroups;
+  /** Reads the server's memory (sampled at the end of the window: "under load"). */
+  serverMemory?: () => MemoryStats | null;
 }
 
 export interface LatencySummary {
@@ -37,14 +46,28 @@ export interface LatencySummary {
 export interface LoadResult {
   clients: number;
   windowSeconds: number;
+  /** Operations completed inside the window (for multi-request operations: whole flows). */
   requests: number;
+  /** HTTP requests those operations made. */
+  httpRequests: number;
   opsPerSecond: number;
   latencyMs: LatencySummary;
+  /** Per step of a multi-request operation, over the operations that completed it in the window. */
+  stepLatencyMs?: Record<string, LatencySummary>;
   errors: number;
   errorKinds: Record<string, number>;
-  /** SQL statements of one request sent alone, when the server reports them (x-sql-statements). */
+  /** SQL statements of one operation sent alone, when the server reports them (x-sql-statements). */
   sqlStatementsPerOp: number | null;
+  /** The same per HTTP request. */
+  sqlStatementsPerRequest: number | null;
   cpuCores: CpuCores;
+  /** Server CPU time (all its processes) in the window per operation / per HTTP request, in ms. */
+  serverCpuMsPerOp: number | null;
+  serverCpuMsPerRequest: number | null;
+  /** Server memory at the end of the window. */
+  serverMemoryUnderLoad: MemoryStats | null;
+  /** Why the window closed before its time (a scenario ran out of prepared work), if it did. */
+  endedEarly?: string;
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -70,18 +93,32 @@ export function summarize(latencies: number[]): LatencySummary {
 
 export async function runLoad(clients: LoadClient[], settings: LoadSettings): Promise<LoadResult> {
   const latencies: number[] = [];
+  const stepLatencies = new Map<string, number[]>();
   const errorKinds: Record<string, number> = {};
   let errors = 0;
+  let httpRequests = 0;
   let sent = 0;
   let stopped = false;
+  let endedEarly: string | undefined;
   // The window opens after the warm-up; until then windowStart is Infinity and nothing is recorded.
   let windowStart = Number.POSITIVE_INFINITY;
   let windowEnd = Number.POSITIVE_INFINITY;
+  let outOfWork: (() => void) | undefined;
+  const ranOut = new Promise<"out">((resolve) => {
+    outOfWork = () => resolve("out");
+  });
 
   const loop = async (client: LoadClient) => {
     while (!stopped) {
       if (settings.maxRequests > 0 && sent >= settings.maxRequests) return;
-      await client.prepare?.();
+      if ((await client.prepare?.()) === false) {
+        // The first client without work closes the window for everyone: from here on fewer
+        // clients would be running than the figures claim.
+        endedEarly ??= "a client ran out of prepared work";
+        outOfWork?.();
+        return;
+      }
+      if (stopped) return;
       sent += 1;
       const started = performance.now();
       let outcome: OpOutcome;
@@ -93,6 +130,12 @@ export async function runLoad(clients: LoadClient[], settings: LoadSettings): Pr
       const finished = performance.now();
       if (finished < windowStart || finished > windowEnd) continue;
       latencies.push(finished - started);
+      httpRequests += outcome.requests ?? 1;
+      for (const [step, ms] of outcome.steps ?? []) {
+        const list = stepLatencies.get(step) ?? [];
+        if (list.length === 0) stepLatencies.set(step, list);
+        list.push(ms);
+      }
       if (!outcome.ok) {
         errors += 1;
         const kind = outcome.error ?? "unknown";
@@ -103,41 +146,62 @@ export async function runLoad(clients: LoadClient[], settings: LoadSettings): Pr
 
   // The server counts a statement in the context of the request that is current when the pool sends it;
   // under load, a query that waited for a connection is sent from another request's context. So the
-  // count is taken from one request sent while nothing else runs.
+  // count is taken from one operation sent while nothing else runs.
   let sqlStatementsPerOp: number | null = null;
+  let sqlStatementsPerRequest: number | null = null;
   const lone = clients[0];
-  if (lone) {
-    await lone.prepare?.();
-    sqlStatementsPerOp = (await lone.op()).sqlStatements ?? null;
+  if (lone && (await lone.prepare?.()) !== false) {
+    const alone = await lone.op();
+    if (alone.sqlStatements !== undefined) {
+      sqlStatementsPerOp = alone.sqlStatements;
+      sqlStatementsPerRequest = round(alone.sqlStatements / (alone.requests ?? 1), 1);
+    }
   }
 
   const running = Promise.all(clients.map(loop));
   // A run capped by maxRequests may end before the timers do.
   const finishedEarly = running.then(() => "done" as const);
   const meter = new CpuMeter(settings.processes);
-  if (
-    (await Promise.race([sleep(settings.warmupSeconds * 1000, "timer" as const), finishedEarly])) === "done"
-  ) {
-    throw new Error("--max-requests was used up during the warm-up");
-  }
+  const warm = await Promise.race([
+    sleep(settings.warmupSeconds * 1000, "timer" as const),
+    finishedEarly,
+    ranOut,
+  ]);
+  if (warm === "done") throw new Error("--max-requests was used up during the warm-up");
+  if (warm === "out") throw new Error("the scenario ran out of prepared work during the warm-up");
   windowStart = performance.now();
   meter.begin();
-  await Promise.race([sleep(settings.durationSeconds * 1000), finishedEarly]);
+  const how = await Promise.race([
+    sleep(settings.durationSeconds * 1000, "timer" as const),
+    finishedEarly,
+    ranOut,
+  ]);
   windowEnd = performance.now();
   const cpuCores = meter.end();
+  const serverMemoryUnderLoad = settings.serverMemory?.() ?? null;
   stopped = true;
   await running;
+  if (how === "done") endedEarly = "--max-requests reached";
 
   const windowSeconds = (windowEnd - windowStart) / 1000;
+  const cpuMs = cpuCores.server === null ? null : cpuCores.serverCpuSeconds * 1000;
+  const steps = [...stepLatencies].map(([step, list]) => [step, summarize(list)] as const);
   return {
     clients: clients.length,
     windowSeconds: round(windowSeconds),
     requests: latencies.length,
+    httpRequests,
     opsPerSecond: round(latencies.length / windowSeconds, 1),
     latencyMs: summarize(latencies),
+    ...(steps.length ? { stepLatencyMs: Object.fromEntries(steps) } : {}),
     errors,
     errorKinds,
     sqlStatementsPerOp,
+    sqlStatementsPerRequest,
     cpuCores,
+    serverCpuMsPerOp: cpuMs === null || latencies.length === 0 ? null : round(cpuMs / latencies.length),
+    serverCpuMsPerRequest: cpuMs === null || httpRequests === 0 ? null : round(cpuMs / httpRequests),
+    serverMemoryUnderLoad,
+    ...(endedEarly && how !== "timer" ? { endedEarly } : {}),
   };
 }

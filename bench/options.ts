@@ -1,17 +1,23 @@
 /**
  * The driver's settings: CLI flags first, then BENCH_* environment variables, then defaults.
- * DATABASE_URL / REDIS_URL are read as the server reads them (they pick the external mode).
+ * DATABASE_URL / REDIS_URL / WEB_CONCURRENCY are read as the server reads them (they pick the mode).
  */
 import { parseArgs } from "node:util";
+import { FEED_NAMES, type FeedName } from "./feeds.js";
 
-export const SCENARIO_NAMES = ["add-to-cart", "read-cart", "products"] as const;
+/** Closed-loop scenarios: run once per client count. */
+export const LOAD_SCENARIOS = ["add-to-cart", "read-cart", "products", "checkout", "shopper"] as const;
+/** Everything --scenarios accepts, in the order a full run takes them. */
+export const SCENARIO_NAMES = [...LOAD_SCENARIOS, "ceiling", "flash-sale", "subscriptions"] as const;
+export type LoadScenarioName = (typeof LOAD_SCENARIOS)[number];
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {
   /** A running server to measure; unset = the driver starts its own. */
   url?: string;
   scenarios: ScenarioName[];
-  clients: number;
+  /** Concurrent clients; each load scenario (and each ceiling) runs once per entry. */
+  clients: number[];
   warmupSeconds: number;
   durationSeconds: number;
   /** Hard cap on measured + warm-up requests per scenario (0 = time bound only). */
@@ -20,6 +26,23 @@ export interface BenchOptions {
   cartLines: number;
   /** Distinct variants each add-to-cart client rotates through. */
   addVariants: number;
+  /** Variants the checkout, shopper and ceiling carts draw their 3 lines from. */
+  checkoutVariants: number;
+  /** Ready carts built for one checkout run; 0 = sized from a calibration run. */
+  checkoutCarts: number;
+  flashBuyers: number;
+  flashStock: number;
+  /** Subscriber counts of the subscriptions scenario, one run each. */
+  subscribers: number[];
+  /** Events (triggering mutations) per subscriptions run. */
+  subscriptionEvents: number;
+  feed: FeedName;
+  /** Minutes of shopper load with RSS sampling (0 = no soak). */
+  soakMinutes: number;
+  /** Server processes of a spawned server (WEB_CONCURRENCY). */
+  webConcurrency: string;
+  /** Directory for `node --cpu-prof` profiles of the spawned server, unset = no profiling. */
+  cpuProfDir?: string;
   store: string;
   staffEmail: string;
   staffPassword?: string;
@@ -37,19 +60,31 @@ export interface BenchOptions {
 const HELP = `Usage: npm run bench -- [options]
 
   --url <url>              measure a running server (its /graphql and /readyz); default: start one
-  --scenarios <list>       comma-separated: ${SCENARIO_NAMES.join(",")} (default: all)
-  --clients <n>            concurrent clients (default 64)            env BENCH_CLIENTS
+  --scenarios <list>       comma-separated: ${SCENARIO_NAMES.join(",")} (default: all;
+                           none = only what other flags ask for, e.g. --soak)
+  --clients <list>         concurrent clients, e.g. 16,64: every load scenario and ceiling runs at each
+                           (default 16,64)                            env BENCH_CLIENTS
   --warmup <seconds>       warm-up per scenario (default 3)           env BENCH_WARMUP
   --duration <seconds>     measured window per scenario (default 15)  env BENCH_DURATION
   --max-requests <n>       cap on requests per scenario, 0 = none     env BENCH_MAX_REQUESTS
   --cart-lines <n>         lines per cart in read-cart (default 20)
   --add-variants <n>       variants each add-to-cart client rotates through (default 16)
+  --checkout-variants <n>  variants checkout/shopper/ceiling carts take their 3 lines from (default 24)
+  --checkout-carts <n>     ready carts per checkout run (default 0 = sized by a calibration run)
+  --flash-buyers <n>       flash-sale buyers firing at once (default 500)
+  --flash-stock <n>        units of the flash-sale variant (default 50)
+  --subscribers <list>     subscriptions: subscriber counts, one run each (default 1000,5000)
+  --subscription-events <n> triggering mutations per subscriptions run (default 5)
+  --feed <name>            subscription feed: ${FEED_NAMES.join(" | ")} (default order-status)
+  --soak <minutes>         also run the shopper flow this long, sampling server RSS (default 0 = off)
+  --web-concurrency <n>    WEB_CONCURRENCY of a spawned server (default: env WEB_CONCURRENCY, else 1)
+  --cpu-prof <dir>         spawn the server under node --cpu-prof, profiles written to <dir>
   --store <handle>         store handle sent as x-store (default demo)
   --staff-email <email>    staff account that raises stock (default staff@demo.test)
   --staff-password <pw>    its password (default DEMO_STAFF_PASSWORD; set for a spawned server)
   --no-cold-start          skip the cold start measurement of a spawned server
   --count-sql              spawn the server with NODE_ENV=test to record SQL statements per request
-  --mode <label>           results file label (default external | embedded | url)
+  --mode <label>           results file label (default external | embedded | url, plus -wN)
   --out <dir>              results directory (default bench/results)
 
   DATABASE_URL / REDIS_URL select external PostgreSQL / Redis for a spawned server. A database named
@@ -62,6 +97,11 @@ function positiveInt(name: string, raw: string | undefined, fallback: number, mi
   return n;
 }
 
+function intList(name: string, raw: string | undefined, fallback: number[]): number[] {
+  if (raw === undefined || raw === "") return fallback;
+  return raw.split(",").map((part) => positiveInt(name, part.trim(), 1));
+}
+
 function seconds(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
@@ -69,15 +109,16 @@ function seconds(name: string, raw: string | undefined, fallback: number): numbe
   return n;
 }
 
-function scenarioList(raw: string | undefined): ScenarioName[] {
-  if (!raw) return [...SCENARIO_NAMES];
+function nameList<T extends string>(what: string, known: readonly T[], raw: string | undefined): T[] {
+  if (!raw) return [...known];
+  if (raw === "none") return [];
   const names = raw.split(",").map((s) => s.trim());
   for (const n of names) {
-    if (!(SCENARIO_NAMES as readonly string[]).includes(n)) {
-      throw new Error(`unknown scenario "${n}" (known: ${SCENARIO_NAMES.join(", ")})`);
+    if (!(known as readonly string[]).includes(n)) {
+      throw new Error(`unknown ${what} "${n}" (known: ${known.join(", ")})`);
     }
   }
-  return names as ScenarioName[];
+  return names as T[];
 }
 
 /** Returns null when help was asked for (printed already). */
@@ -94,6 +135,16 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       "max-requests": { type: "string" },
       "cart-lines": { type: "string" },
       "add-variants": { type: "string" },
+      "checkout-variants": { type: "string" },
+      "checkout-carts": { type: "string" },
+      "flash-buyers": { type: "string" },
+      "flash-stock": { type: "string" },
+      subscribers: { type: "string" },
+      "subscription-events": { type: "string" },
+      feed: { type: "string" },
+      soak: { type: "string" },
+      "web-concurrency": { type: "string" },
+      "cpu-prof": { type: "string" },
       store: { type: "string" },
       "staff-email": { type: "string" },
       "staff-password": { type: "string" },
@@ -110,15 +161,29 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   }
   const databaseUrl = env.DATABASE_URL || undefined;
   const url = values.url?.replace(/\/+$/, "");
+  const webConcurrency = values["web-concurrency"] ?? (env.WEB_CONCURRENCY || "1");
+  if (webConcurrency !== "auto") positiveInt("--web-concurrency", webConcurrency, 1);
+  const [feed] = nameList("feed", FEED_NAMES, values.feed ?? "order-status");
+  const baseMode = url ? "url" : databaseUrl ? "external" : "embedded";
   return {
     url,
-    scenarios: scenarioList(values.scenarios ?? env.BENCH_SCENARIOS),
-    clients: positiveInt("--clients", values.clients ?? env.BENCH_CLIENTS, 64),
+    scenarios: nameList("scenario", SCENARIO_NAMES, values.scenarios ?? env.BENCH_SCENARIOS),
+    clients: intList("--clients", values.clients ?? env.BENCH_CLIENTS, [16, 64]),
     warmupSeconds: seconds("--warmup", values.warmup ?? env.BENCH_WARMUP, 3),
     durationSeconds: Math.max(0.1, seconds("--duration", values.duration ?? env.BENCH_DURATION, 15)),
     maxRequests: positiveInt("--max-requests", values["max-requests"] ?? env.BENCH_MAX_REQUESTS, 0, 0),
     cartLines: positiveInt("--cart-lines", values["cart-lines"], 20),
     addVariants: positiveInt("--add-variants", values["add-variants"], 16),
+    checkoutVariants: positiveInt("--checkout-variants", values["checkout-variants"], 24, 3),
+    checkoutCarts: positiveInt("--checkout-carts", values["checkout-carts"], 0, 0),
+    flashBuyers: positiveInt("--flash-buyers", values["flash-buyers"], 500),
+    flashStock: positiveInt("--flash-stock", values["flash-stock"], 50),
+    subscribers: intList("--subscribers", values.subscribers, [1000, 5000]),
+    subscriptionEvents: positiveInt("--subscription-events", values["subscription-events"], 5),
+    feed: feed as FeedName,
+    soakMinutes: seconds("--soak", values.soak, 0),
+    webConcurrency,
+    cpuProfDir: values["cpu-prof"],
     store: values.store ?? "demo",
     staffEmail: values["staff-email"] ?? "staff@demo.test",
     staffPassword: values["staff-password"] ?? (env.DEMO_STAFF_PASSWORD || undefined),
@@ -126,7 +191,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     redisUrl: env.REDIS_URL || undefined,
     coldStart: !values["no-cold-start"],
     countSql: values["count-sql"] ?? false,
-    mode: values.mode ?? (url ? "url" : databaseUrl ? "external" : "embedded"),
+    mode: values.mode ?? (url || webConcurrency === "1" ? baseMode : `${baseMode}-w${webConcurrency}`),
     outDir: values.out ?? "bench/results",
   };
 }

@@ -6,10 +6,12 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
 export interface MemoryStats {
-  /** VmRSS, resident now. */
+  /** VmRSS, resident now (summed over the server's processes). */
   rssMiB: number;
-  /** VmHWM, the peak resident size so far. */
+  /** VmHWM, the peak resident size so far (each process's own peak, summed). */
   peakRssMiB: number;
+  /** How many processes were summed (1, or a cluster primary and its workers). */
+  processes?: number;
 }
 
 interface ProcInfo {
@@ -37,14 +39,46 @@ export async function machineBusyCores(ms: number): Promise<number> {
 
 const kibToMiB = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 
-export function readMemory(pid: number): MemoryStats | null {
+function readMemoryKiB(pid: number): { rss: number; peak: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
-    return { rssMiB: kibToMiB(field("VmRSS")), peakRssMiB: kibToMiB(field("VmHWM")) };
+    return { rss: field("VmRSS"), peak: field("VmHWM") };
   } catch {
     return null;
   }
+}
+
+/**
+ * Memory of the server started as `pid`: that process and every descendant except PostgreSQL's (a
+ * cluster primary's workers, tsx's esbuild service), summed.
+ */
+export function readMemory(pid: number): MemoryStats | null {
+  const pids = serverProcesses(allProcesses(), pid);
+  let rss = 0;
+  let peak = 0;
+  let counted = 0;
+  for (const p of pids) {
+    const m = readMemoryKiB(p);
+    if (!m) continue;
+    rss += m.rss;
+    peak += m.peak;
+    counted += 1;
+  }
+  if (counted === 0) return null;
+  return { rssMiB: kibToMiB(rss), peakRssMiB: kibToMiB(peak), processes: counted };
+}
+
+/** CPU seconds (user + system) a process has used so far, null once it has exited. */
+export function readProcessCpuSeconds(pid: number): number | null {
+  const info = readProc(pid);
+  return info ? info.ticks / CLOCK_TICKS : null;
+}
+
+/** The server's own processes: `root` and its descendants that are not PostgreSQL. */
+function serverProcesses(all: ProcInfo[], root: number): number[] {
+  const tree = descendants(all, [root]);
+  return all.filter((p) => tree.has(p.pid) && p.comm !== "postgres").map((p) => p.pid);
 }
 
 function readProc(pid: number): ProcInfo | null {
@@ -120,8 +154,10 @@ function machineBusyTicks(): number {
 }
 
 export interface CpuCores {
-  /** Average cores used during the window (1.0 = one core fully busy). */
+  /** Average cores used during the window (1.0 = one core fully busy), all the server's processes. */
   server: number | null;
+  /** CPU seconds the server's processes used in the window (unrounded, for per-request figures). */
+  serverCpuSeconds: number;
   postgres: number | null;
   redis: number | null;
   driver: number;
@@ -131,6 +167,7 @@ export interface CpuCores {
 
 export class CpuMeter {
   private start?: Snapshot;
+  private seen?: Snapshot;
   private startedAt = 0;
 
   constructor(private readonly groups: ProcessGroups) {}
@@ -147,8 +184,9 @@ export class CpuMeter {
         : []
       : all.filter((p) => p.comm === "postgres" && p.ppid === 1).map((p) => p.pid);
     const database = descendants(all, roots);
+    const ours = new Set(serverPid === undefined ? [] : serverProcesses(all, serverPid));
     for (const p of all) {
-      if (p.pid === serverPid) server.set(p.pid, p.ticks);
+      if (ours.has(p.pid)) server.set(p.pid, p.ticks);
       else if (p.comm === "postgres" && database.has(p.pid)) postgres.set(p.pid, p.ticks);
       else if (p.comm === "redis-server" && this.groups.externalRedis) redis.set(p.pid, p.ticks);
     }
@@ -164,22 +202,45 @@ export class CpuMeter {
 
   begin(): void {
     this.start = this.snapshot();
+    this.seen = undefined;
     this.startedAt = performance.now();
+  }
+
+  /**
+   * Remembers every process's ticks now. Processes that exit before end() (pgbench's backends end
+   * with its connections) would otherwise take their CPU time with them.
+   */
+  sample(): void {
+    const now = this.snapshot();
+    if (!this.seen) {
+      this.seen = now;
+      return;
+    }
+    for (const group of ["server", "postgres", "redis"] as const) {
+      for (const [pid, t] of now[group]) this.seen[group].set(pid, t);
+    }
   }
 
   end(): CpuCores {
     const end = this.snapshot();
+    for (const group of ["server", "postgres", "redis"] as const) {
+      for (const [pid, t] of this.seen?.[group] ?? []) if (!end[group].has(pid)) end[group].set(pid, t);
+    }
     const start = this.start;
     if (!start) throw new Error("CpuMeter.end() before begin()");
     const wallSeconds = (performance.now() - this.startedAt) / 1000;
-    const cores = (group: "server" | "postgres" | "redis") => {
+    // A process that started inside the window (a restarted worker) counts from zero.
+    const seconds = (group: "server" | "postgres" | "redis") => {
       let ticks = 0;
       for (const [pid, t] of end[group]) ticks += t - (start[group].get(pid) ?? 0);
-      return Math.round((ticks / CLOCK_TICKS / wallSeconds) * 100) / 100;
+      return ticks / CLOCK_TICKS;
     };
+    const cores = (group: "server" | "postgres" | "redis") =>
+      Math.round((seconds(group) / wallSeconds) * 100) / 100;
     const ours = this.groups.serverPid !== undefined;
     return {
       server: ours ? cores("server") : null,
+      serverCpuSeconds: ours ? seconds("server") : 0,
       postgres: ours ? cores("postgres") : null,
       redis: ours && this.groups.externalRedis ? cores("redis") : null,
       driver: Math.round(((end.driverMicros - start.driverMicros) / 1e6 / wallSeconds) * 100) / 100,

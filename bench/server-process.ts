@@ -13,7 +13,7 @@ export interface ServerProcess {
   url: string;
   /** Milliseconds from spawn to the first 200 of /readyz. */
   readyMs: number;
-  /** Log lines at warn level or above seen so far (the server runs with LOG_LEVEL=warn). */
+  /** Log lines at warn level or above seen so far. */
   logLines(): string[];
   stop(): Promise<void>;
 }
@@ -49,20 +49,32 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
   throw new Error(`server not ready within ${timeoutMs} ms`);
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 180_000): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[]; timeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  const timeoutMs = opts.timeoutMs ?? 180_000;
   const port = Number(env.PORT);
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", "src/main.ts"], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
+  let clusterReady = false;
+  let partial = "";
   const collect = (chunk: Buffer) => {
-    for (const line of chunk.toString("utf8").split("\n")) {
+    const text = partial + chunk.toString("utf8");
+    const complete = text.split("\n");
+    partial = complete.pop() ?? "";
+    for (const line of complete) {
       // pino writes JSON lines; the start-up banner is plain text and not a problem.
-      if (line.startsWith("{")) lines.push(line);
+      if (!line.startsWith("{")) continue;
+      if (line.includes('"event":"cluster_ready"')) clusterReady = true;
+      const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
+      if (level >= 40) lines.push(line);
     }
     if (lines.length > 1_000) lines.splice(0, lines.length - 1_000);
   };
@@ -83,6 +95,16 @@ export async function startServer(env: Record<string, string>, timeoutMs = 180_0
   };
   try {
     await waitReady(url, child, timeoutMs);
+    // Several processes: /readyz answers as soon as the first worker listens; wait for all of them.
+    const processes = env.WEB_CONCURRENCY ?? "1";
+    if (processes !== "1") {
+      const deadline = performance.now() + timeoutMs;
+      while (!clusterReady) {
+        if (child.exitCode !== null || performance.now() > deadline)
+          throw new Error("cluster never became ready");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
   } catch (e) {
     await stop();
     const tail = stderr.join("").split("\n").slice(-20).join("\n");

@@ -2,6 +2,7 @@
  * Every setting Cartograph reads, parsed and validated once into one typed object.
  * A bad value stops start-up with a message that names the variable.
  */
+import os from "node:os";
 import { z } from "zod";
 import { REDIS_DEFAULTS } from "./infra/redis-defaults.js";
 
@@ -47,7 +48,12 @@ const envSchema = z.object({
   /** Unset: human lines when stdout is a terminal, JSON lines otherwise (resolved in logger.ts). */
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
-  DATABASE_POOL_SIZE: int(1, 500).default(10),
+  /** Pool of one process; unset: DEFAULT_POOL_SIZE, lowered to fit DATABASE_MAX_CONNECTIONS (see poolSizeFor). */
+  DATABASE_POOL_SIZE: int(1, 500).optional(),
+  /** Connections all processes of this instance together may open to DATABASE_URL's server. */
+  DATABASE_MAX_CONNECTIONS: int(2, 100_000).default(100),
+  /** Server processes (node:cluster workers, src/cluster.ts): a number, or `auto` = one per CPU. */
+  WEB_CONCURRENCY: z.union([z.literal("auto"), int(1, 256)]).default(1),
   /** A streaming replica of DATABASE_URL; shoppers' catalog queries read from it (server/read-routing.ts). */
   DATABASE_READ_URL: url(["postgres:", "postgresql:"]).optional(),
   /** How stale the replica's data may be before reads go back to the primary. */
@@ -161,7 +167,19 @@ const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export interface Config
-  extends Omit<Env, "SEED_DEMO" | "GRAPHQL_INTROSPECTION" | "CORS_ORIGINS" | "DATABASE_CREATE"> {
+  extends Omit<
+    Env,
+    | "SEED_DEMO"
+    | "GRAPHQL_INTROSPECTION"
+    | "CORS_ORIGINS"
+    | "DATABASE_CREATE"
+    | "WEB_CONCURRENCY"
+    | "DATABASE_POOL_SIZE"
+  > {
+  /** Server processes, `auto` resolved to the CPU count. */
+  WEB_CONCURRENCY: number;
+  /** Pool size of each process (given, or derived from DATABASE_MAX_CONNECTIONS). */
+  DATABASE_POOL_SIZE: number;
   /** Seed the demo stores into an empty database: default on without DATABASE_URL, off with it. */
   SEED_DEMO: boolean;
   /** Create DATABASE_URL's database at start when it does not exist: default on, off in production. */
@@ -207,15 +225,58 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.NOTIFICATION_RETRY_MAX_MS < e.NOTIFICATION_RETRY_BASE_MS) {
     throw new ConfigError(["NOTIFICATION_RETRY_MAX_MS: must be at least NOTIFICATION_RETRY_BASE_MS"]);
   }
+  const concurrency = e.WEB_CONCURRENCY === "auto" ? os.availableParallelism() : e.WEB_CONCURRENCY;
+  if (concurrency > 1 && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+    throw new ConfigError([
+      `WEB_CONCURRENCY: ${concurrency} processes need REDIS_URL or REDIS_CLUSTER_NODES. Without Redis each ` +
+        "process keeps its own in-memory pub/sub, rate limits and sign-in throttles: subscribers on one " +
+        "process would miss events published by another, and every limit would be multiplied by the " +
+        "process count. Set REDIS_URL, or WEB_CONCURRENCY=1",
+    ]);
+  }
   const production = e.NODE_ENV === "production";
   return {
     ...e,
+    WEB_CONCURRENCY: concurrency,
+    DATABASE_POOL_SIZE: poolSizeFor(concurrency, e.DATABASE_POOL_SIZE, e.DATABASE_MAX_CONNECTIONS),
     SEED_DEMO: e.SEED_DEMO ?? !e.DATABASE_URL,
     DATABASE_CREATE: e.DATABASE_CREATE ?? !production,
     GRAPHQL_INTROSPECTION: e.GRAPHQL_INTROSPECTION ?? !production,
     CORS_ORIGINS: parseOrigins(e.CORS_ORIGINS, production),
     embeddedDatabase: !e.DATABASE_URL,
   };
+}
+
+/** The pool of one process when DATABASE_POOL_SIZE is not given (and at most that when it fits the budget). */
+export const DEFAULT_POOL_SIZE = 10;
+/** Connections a process holds besides its pool: the outbox relay's LISTEN connection. */
+export const CONNECTIONS_BESIDES_POOL = 1;
+
+/**
+ * Every process opens its own pool, so `processes × (pool + CONNECTIONS_BESIDES_POOL)` must fit the
+ * connection budget (PostgreSQL's max_connections, or a pooler's limit, less what other programs use).
+ * A given pool size that does not fit is refused; an unset one is DEFAULT_POOL_SIZE, lowered to fit.
+ */
+export function poolSizeFor(processes: number, given: number | undefined, budget: number): number {
+  const perProcess = Math.floor(budget / processes) - CONNECTIONS_BESIDES_POOL;
+  if (given === undefined) {
+    if (perProcess < 1) {
+      throw new ConfigError([
+        `DATABASE_MAX_CONNECTIONS: ${budget} connections cannot give ${processes} processes (WEB_CONCURRENCY) ` +
+          `a pool of 1 plus ${CONNECTIONS_BESIDES_POOL} listener each; raise it or lower WEB_CONCURRENCY`,
+      ]);
+    }
+    return Math.min(DEFAULT_POOL_SIZE, perProcess);
+  }
+  const needed = processes * (given + CONNECTIONS_BESIDES_POOL);
+  if (needed > budget) {
+    throw new ConfigError([
+      `DATABASE_POOL_SIZE: ${processes} process(es) × (${given} pooled + ${CONNECTIONS_BESIDES_POOL} listener) = ` +
+        `${needed} connections exceed DATABASE_MAX_CONNECTIONS=${budget}; lower DATABASE_POOL_SIZE to at most ` +
+        `${Math.max(0, perProcess)}, lower WEB_CONCURRENCY, or raise DATABASE_MAX_CONNECTIONS`,
+    ]);
+  }
+  return given;
 }
 
 function parseOrigins(value: string | undefined, production: boolean): Config["CORS_ORIGINS"] {

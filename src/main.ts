@@ -5,6 +5,7 @@
  * PostgreSQL running.
  */
 import "reflect-metadata";
+import { isClusterPrimary, isClusterWorker, runClusterPrimary } from "./cluster.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { seedDemoIfEmpty } from "./db/seed.js";
 import { createLogger, type Logger, resolveLogFormat } from "./logger.js";
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     process.exit(EXIT_CODES.config);
   }
   logger.level = config.LOG_LEVEL;
+  // WEB_CONCURRENCY > 1: this process forks the servers and supervises them (src/cluster.ts).
+  if (isClusterPrimary(config)) return runClusterPrimary(config, logger);
 
   let runtime: Runtime | undefined;
   let state: "starting" | "running" | "stopping" = "starting";
@@ -85,7 +88,8 @@ async function main(): Promise<void> {
 
   try {
     // Before any work: a taken port must fail now, not after initdb and seeding.
-    if (config.PORT !== 0) await assertPortFree(config.PORT, config.HOST, "PORT");
+    // A cluster worker listens on its primary's socket; the primary checked the port.
+    if (config.PORT !== 0 && !isClusterWorker()) await assertPortFree(config.PORT, config.HOST, "PORT");
     if (config.DATABASE_URL) {
       await prepareDatabase(config.DATABASE_URL, { create: config.DATABASE_CREATE, logger });
     }

@@ -68,13 +68,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = opts.databaseUrl ?? config.DATABASE_URL;
   if (!databaseUrl) {
-    logger.info({ dataDir: config.DATA_DIR }, "starting embedded PostgreSQL");
-    embedded = await startEmbeddedPostgres({
-      dataDir: path.join(config.DATA_DIR, "pg"),
-      port: config.EMBEDDED_PG_PORT,
-      log: (line) => logger.trace({ pg: line }),
-      notice: (message) => logger.warn({ event: "embedded_cleanup" }, message),
-    });
+    embedded = await startConfiguredEmbeddedPostgres(config, logger);
     databaseUrl = embedded.url;
   }
   let readReplica: ReadReplica | undefined;
@@ -205,11 +199,23 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
   }
 }
 
+/** The embedded PostgreSQL of DATA_DIR / EMBEDDED_PG_PORT (the runtime's, or a cluster primary's). */
+export function startConfiguredEmbeddedPostgres(config: Config, logger: Logger): Promise<EmbeddedDatabase> {
+  logger.info({ dataDir: config.DATA_DIR }, "starting embedded PostgreSQL");
+  return startEmbeddedPostgres({
+    dataDir: path.join(config.DATA_DIR, "pg"),
+    port: config.EMBEDDED_PG_PORT,
+    log: (line) => logger.trace({ pg: line }),
+    notice: (message) => logger.warn({ event: "embedded_cleanup" }, message),
+  });
+}
+
 /**
  * JWT_SECRET when set. Otherwise (development) a random secret kept in DATA_DIR, so tokens survive a
- * restart of the embedded setup.
+ * restart of the embedded setup. A cluster primary calls it before forking, so that its workers all
+ * read the one file instead of racing to write different secrets.
  */
-async function jwtSecret(config: Config, logger: Logger): Promise<string> {
+export async function jwtSecret(config: Config, logger: Logger): Promise<string> {
   if (config.JWT_SECRET) return config.JWT_SECRET;
   const file = path.join(config.DATA_DIR, "jwt-secret");
   if (existsSync(file)) return (await readFile(file, "utf8")).trim();

