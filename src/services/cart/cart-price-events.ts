@@ -1,7 +1,9 @@
 /**
  * Live price changes for one cart: listens to the store's `variant.price_changed` events (published by
  * the outbox relay) and yields one change per line of the cart holding that variant. The cart is
- * re-read on each event, so lines added or removed after subscribing are taken into account.
+ * re-read on each event, so lines added or removed after subscribing are taken into account; the
+ * re-reads of all subscribers of one event go out together (CartService.getBatched). A re-read that
+ * fails (the database is briefly away) skips that event for that subscriber: the stream goes on.
  */
 
 import { RecentIds } from "../../infra/recent-ids.js";
@@ -41,6 +43,7 @@ export class CartPriceEvents {
     );
     await subscription.ready;
     const carts = this.carts;
+    const logger = this.deps.logger;
     const seen = new RecentIds<number>();
     return {
       async *[Symbol.asyncIterator]() {
@@ -49,7 +52,13 @@ export class CartPriceEvents {
           if (!isOutboxMessage(message) || !seen.add(message.id)) continue;
           const { variantId, previousPrice, newPrice } = message.payload;
           if (typeof variantId !== "string" || typeof newPrice !== "number") continue;
-          const current = await carts.get(ctx, cart.id);
+          let current: CartRecord | null;
+          try {
+            current = await carts.getBatched(ctx, cart.id);
+          } catch (err) {
+            logger.warn({ err, cartId: cart.id, eventId: message.id }, "cart re-read failed; event skipped");
+            continue;
+          }
           if (!current) return; // no longer the caller's (or gone): end the stream
           for (const line of current.lines.filter((l) => l.variantId === variantId)) {
             yield {

@@ -79,10 +79,12 @@ select to_json(c) as cart,
     (select coalesce(json_agg(json_build_array(t.country, t.region, t.rate_bps)), '[]') from tax_rates t
       where t.store_id = c.store_id and t.country = upper(c.shipping_address->>'country'))
   end as tax_rates
-from carts c where c.store_id = $1 and c.id = $2`;
+from carts c`;
 
-const READ = SELECT;
-const LOCK = `${SELECT} for update of c`;
+const READ = `${SELECT} where c.store_id = $1 and c.id = $2`;
+const LOCK = `${READ} for update of c`;
+/** Several carts of one store at once (no lock): $2 is their ids. */
+const READ_MANY = `${SELECT} where c.store_id = $1 and c.id = any($2::uuid[])`;
 
 type Json = Record<string, unknown>;
 interface SnapshotRow {
@@ -114,6 +116,21 @@ export async function loadCartSnapshot(
     [row] = (await q.unsafe(text, params as never[])) as unknown as SnapshotRow[];
   }
   return row ? toSnapshot(row) : null;
+}
+
+/** Snapshots of several carts of one store, by id (missing ones are absent), in one statement. */
+export async function loadCartSnapshots(
+  q: RawSql,
+  storeId: string,
+  cartIds: readonly string[],
+): Promise<Map<string, CartSnapshot>> {
+  if (cartIds.length === 0) return new Map();
+  const rows = (await q.unsafe(READ_MANY, [
+    storeId,
+    [...cartIds],
+    [],
+  ] as never[])) as unknown as SnapshotRow[];
+  return new Map(rows.map((row) => [row.cart.id as string, toSnapshot(row)]));
 }
 
 function toSnapshot(row: SnapshotRow): CartSnapshot {

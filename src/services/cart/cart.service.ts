@@ -38,6 +38,7 @@ import {
 import { CartDraft, viewOf } from "./cart-draft.js";
 import { type CartMergePolicy, type MergePlan, sumAndCapMergePolicy } from "./cart-merge.js";
 import { sellableOf } from "./cart-prefetch.js";
+import { CartReadBatcher } from "./cart-read-batcher.js";
 import { type CartSnapshot, loadCartSnapshot } from "./cart-snapshot.js";
 import { applyCartChanges } from "./cart-write.js";
 import { type LineOptionsInput, lineOptionsHash, normalizeLineOptions } from "./line-options.js";
@@ -85,11 +86,14 @@ export class CartService {
   private readonly holdsOf = new WeakMap<Tx, Holds>();
   /** Sellable stock changed by a cart write's holds, by the record the write returned: for the gate. */
   private readonly heldAvailability = new WeakMap<CartRecord, Map<string, number>>();
+  private readonly batchedReads: CartReadBatcher;
 
   constructor(
     private readonly deps: ServiceDeps,
     private readonly mergePolicy: CartMergePolicy = sumAndCapMergePolicy,
-  ) {}
+  ) {
+    this.batchedReads = new CartReadBatcher(deps.db);
+  }
 
   /** The caller's cart, or null (unknown, foreign and malformed ids all look the same). One statement. */
   async get(ctx: ServiceContext, cartId: string): Promise<CartRecord | null> {
@@ -100,6 +104,21 @@ export class CartService {
       return null;
     }
     const snapshot = await loadCartSnapshot(rawSql(this.deps.db), ctx.store.id, id);
+    return snapshot && ownsCart(ctx.caller, snapshot.cart) ? viewOf(snapshot) : null;
+  }
+
+  /**
+   * The same as `get`, read together with the other carts asked for in this turn of the event loop
+   * (one statement for many): for fan-out, where one event makes many subscribers re-read their carts.
+   */
+  async getBatched(ctx: ServiceContext, cartId: string): Promise<CartRecord | null> {
+    let id: string;
+    try {
+      id = parseId(cartId, ["cartId"], "Cart");
+    } catch {
+      return null;
+    }
+    const snapshot = await this.batchedReads.read(ctx.store.id, id);
     return snapshot && ownsCart(ctx.caller, snapshot.cart) ? viewOf(snapshot) : null;
   }
 
