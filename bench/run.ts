@@ -61,11 +61,11 @@ function serverEnv(
     DEMO_STAFF_PASSWORD: opts.staffPassword ?? DEFAULT_STAFF_PASSWORD,
     WEB_CONCURRENCY: opts.webConcurrency,
   });
+  // Development mode, as `npm start` runs (production refuses the TestGateway the checkout scenarios
+  // pay with); its one cost on these paths is graphql-js's extra instanceOf checks, a few percent.
   if (opts.countSql) env.NODE_ENV = "test";
   if (dataDir) env.DATA_DIR = dataDir;
   if (pgPort) env.EMBEDDED_PG_PORT = String(pgPort);
-  // A shared Redis keeps the bench's cart copies for a short while only.
-  if (opts.redisUrl) env.CART_CACHE_TTL_SECONDS = "900";
   return env;
 }
 

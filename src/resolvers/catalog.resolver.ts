@@ -28,6 +28,8 @@ export class CatalogResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<ProductConnection> {
     const page = await asQueryResult(() => ctx.services.catalog.products(ctx, { first, after, query }));
+    // The page came with each product's variants: Product.variants needs no statement of its own.
+    for (const [id, variants] of page.variants) ctx.loaders.variantsByProductId.prime(id, variants);
     return ProductConnection.from(page);
   }
 

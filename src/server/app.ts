@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { GraphQLSchema } from "graphql";
 import type { Config } from "../config.js";
@@ -92,6 +93,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     stopOnTerminationSignals: false,
     formatError: pipeline.formatError,
     plugins: [
+      // Apollo installs cache control by default, and with it a hook on every resolved field; nothing
+      // here sets cache hints, so it only cost time per field.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginDrainHttpServer({
         httpServer: server,
         stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS,

@@ -7,6 +7,8 @@
  */
 import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
+import { rowFromJson } from "../db/json-rows.js";
+import { rawSql } from "../db/raw-sql.js";
 import { inventoryMovements, products, productVariants } from "../db/schema.js";
 import { assertStaff } from "./authz.js";
 import {
@@ -49,6 +51,28 @@ export interface ProductListArgs {
   query?: string | null;
 }
 
+/** A page of products with the variants of each (in display order), read together. */
+export interface ProductPage extends Page<CatalogProduct> {
+  variants: Map<string, CatalogVariant[]>;
+}
+
+/*
+ * One page of products with their variants. Parameters: store, caller is staff (sees every status),
+ * cursor (created_at, id) or nulls, name pattern or null, limit. Sent unnamed, so PostgreSQL plans it
+ * with the values at hand and drops the conditions whose parameter is null.
+ */
+const PRODUCT_PAGE = `
+select to_json(p) as product,
+  (select coalesce(json_agg(json_build_array(to_json(v)) order by v.position, v.created_at, v.id), '[]')
+     from product_variants v where v.store_id = p.store_id and v.product_id = p.id) as variants
+from products p
+where p.store_id = $1
+  and ($2::boolean or p.status = 'ACTIVE')
+  and ($3::timestamptz is null or (p.created_at, p.id) > ($3::timestamptz, $4::uuid))
+  and ($5::text is null or lower(p.name) ilike $5::text)
+order by p.created_at, p.id
+limit $6::int`;
+
 export interface CreatedProduct {
   product: CatalogProduct;
   variants: CatalogVariant[];
@@ -75,17 +99,21 @@ function toCatalogVariant({ basePrice, ...row }: VariantJoinRow): CatalogVariant
   return { ...row, price: row.priceOverride ?? basePrice, available: row.stockOnHand - row.reserved };
 }
 
-/** The same view of a variant, from its row and its product's (statements that read both whole). */
+/**
+ * The same view of a variant, from its row and its product's (statements that read both whole). The
+ * row is fresh from the statement and nobody else holds it, so it is completed in place (one object
+ * per variant, not three: pages of variants add up).
+ */
 export function catalogVariantOf(
   row: VariantRow,
   product: Pick<CatalogProduct, "basePrice" | "currency" | "status">,
 ): CatalogVariant {
-  return toCatalogVariant({
-    ...row,
-    basePrice: product.basePrice,
-    currency: product.currency,
-    productStatus: product.status,
-  });
+  const variant = row as CatalogVariant;
+  variant.price = row.priceOverride ?? product.basePrice;
+  variant.currency = product.currency;
+  variant.productStatus = product.status;
+  variant.available = row.stockOnHand - row.reserved;
+  return variant;
 }
 
 /** Escapes LIKE wildcards so a search for "50%" means the text "50%". Backslash is Postgres' escape. */
@@ -143,37 +171,45 @@ export class CatalogService {
   }
 
   /**
-   * Products in creation order, keyset-paginated by (created_at, id). `query` matches the name
-   * case-insensitively (served by the trigram index on lower(name)).
+   * Products in creation order, keyset-paginated by (created_at, id), each with its variants, in one
+   * statement. `query` matches the name case-insensitively (served by the trigram index on lower(name)).
    */
-  async products(ctx: ServiceContext, args: ProductListArgs): Promise<Page<CatalogProduct>> {
+  async products(ctx: ServiceContext, args: ProductListArgs): Promise<ProductPage> {
     const size = pageSize(args.first);
-    const conditions: (SQL | undefined)[] = [eq(products.storeId, ctx.store.id), this.visibleTo(ctx)];
-    if (args.after) {
-      const cursor = decodeCursor(args.after);
-      conditions.push(
-        sql`(${products.createdAt}, ${products.id}) > (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
-      );
-    }
+    const cursor = args.after ? decodeCursor(args.after) : null;
     const text = args.query?.trim().toLowerCase() ?? "";
     if (text.length > MAX_QUERY_LENGTH) {
       throw userError(ErrorCode.INVALID_INPUT, `query must be at most ${MAX_QUERY_LENGTH} characters`, {
         field: ["query"],
       });
     }
-    if (text) conditions.push(sql`lower(${products.name}) ilike ${`%${escapeLike(text)}%`}`);
+    const params = [
+      ctx.store.id,
+      isStaff(ctx.caller),
+      cursor?.at.toISOString() ?? null,
+      cursor?.id ?? null,
+      text ? `%${escapeLike(text)}%` : null,
+      size + 1,
+    ];
     const rows =
       size === 0
         ? []
-        : await this.deps.reads.run(ctx.reads, (db) =>
-            db
-              .select()
-              .from(products)
-              .where(and(...conditions))
-              .orderBy(asc(products.createdAt), asc(products.id))
-              .limit(size + 1),
-          );
-    return toPage(rows, size, (p) => ({ at: p.createdAt, id: p.id }), Boolean(args.after));
+        : ((await this.deps.reads.run(ctx.reads, (db) =>
+            rawSql(db).unsafe(PRODUCT_PAGE, params as never[]),
+          )) as unknown as { product: Record<string, unknown>; variants: [Record<string, unknown>][] }[]);
+    const variants = new Map<string, CatalogVariant[]>();
+    const page = rows.map(({ product: json, variants: list }) => {
+      const product = rowFromJson(products, json);
+      variants.set(
+        product.id,
+        list.map(([v]) => catalogVariantOf(rowFromJson(productVariants, v), product)),
+      );
+      return product;
+    });
+    return {
+      ...toPage(page, size, (p) => ({ at: p.createdAt, id: p.id }), Boolean(args.after)),
+      variants,
+    };
   }
 
   // Batch reads for DataLoaders: results line up with `ids`; unknown, foreign or malformed ids give null.
