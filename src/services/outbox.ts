@@ -13,7 +13,7 @@
  *                                                without filtering by storeId.
  * Build channel names with `entityChannel` / `storeChannel`, never by hand.
  */
-import { sql } from "drizzle-orm";
+import { type SQLWrapper, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
 import { outbox } from "../db/schema.js";
 
@@ -84,22 +84,46 @@ export function isOutboxMessage(value: Record<string, unknown>): value is Outbox
   );
 }
 
-/** Several events in one statement (and one NOTIFY): for changes that announce many things at once. */
-export async function writeOutboxMany(tx: Executor, events: readonly OutboxEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  if (events.length === 1 && events[0]) return writeOutbox(tx, events[0]);
+/**
+ * Several events in one statement (and one NOTIFY): for changes that announce many things at once.
+ * `alongside`: other writes of the same change (drizzle insert/update queries without RETURNING), sent
+ * in the same statement as data-modifying CTEs, so a use case that writes rows and announces them pays
+ * one round trip for all of it. They run whether or not there are events.
+ * `returning`: one more write WITH RETURNING whose first row comes back as JSON (turn it into a row
+ * with rowFromJson), for a use case that needs what it inserted.
+ */
+export async function writeOutboxMany(
+  tx: Executor,
+  events: readonly OutboxEvent[],
+  alongside: readonly SQLWrapper[] = [],
+  returning?: SQLWrapper,
+): Promise<Record<string, unknown> | null> {
+  if (events.length === 0 && alongside.length === 0 && !returning) return null;
+  if (events.length === 1 && events[0] && alongside.length === 0 && !returning) {
+    await writeOutbox(tx, events[0]);
+    return null;
+  }
   for (const event of events) {
     if (!TOPIC.test(event.topic)) throw new Error(`invalid outbox topic "${event.topic}"`);
     if (!event.key || /[\s:@]/.test(event.key)) throw new Error(`invalid outbox key "${event.key}"`);
   }
-  const values = events.map(
-    (e) => sql`(${e.storeId}::uuid, ${e.topic}, ${e.key}, ${JSON.stringify(e.payload)}::jsonb)`,
-  );
-  await tx.execute(sql`
-    with written as (
+  const ctes = alongside.map((q, i) => sql`${sql.raw(`alongside_${i}`)} as (${q.getSQL()})`);
+  if (returning) ctes.push(sql`returned as (${returning.getSQL()})`);
+  if (events.length) {
+    const values = events.map(
+      (e) => sql`(${e.storeId}::uuid, ${e.topic}, ${e.key}, ${JSON.stringify(e.payload)}::jsonb)`,
+    );
+    ctes.push(sql`written as (
       insert into ${outbox} (store_id, topic, key, payload)
       values ${sql.join(values, sql`, `)}
-      returning id
-    )
-    select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '') from written limit 1`);
+      returning id)`);
+  }
+  const notified = events.length
+    ? sql`(select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '') from written limit 1)`
+    : sql`null`;
+  const row = returning ? sql`(select to_json(r) from returned r limit 1)` : sql`null`;
+  const [result] = await tx.execute<{ row: Record<string, unknown> | null }>(
+    sql`with ${sql.join(ctes, sql`, `)} select ${row} as row, ${notified} as notified`,
+  );
+  return result?.row ?? null;
 }

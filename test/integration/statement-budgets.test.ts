@@ -213,13 +213,19 @@ describe("statement budgets of the hot paths", () => {
     expect(res.errors).toBeUndefined();
     const orderId = res.data?.checkoutComplete.order?.id;
     expect(orderId).toBeTruthy();
-    console.log(
-      "checkout",
-      res.headers.get("x-sql-statements"),
-      JSON.parse(res.headers.get("x-sql-log") ?? "[]"),
+    // Gate read; T1: BEGIN, lock+read the cart, lock its variants, order, reserve, the rest, COMMIT;
+    // authorised (one statement); T2: BEGIN, move, flip holds, lock variants, commit stock, the rest, COMMIT.
+    withinBudget(
+      {
+        data: res.data,
+        statements: Number(res.headers.get("x-sql-statements")),
+        log: JSON.parse(res.headers.get("x-sql-log") ?? "[]") as string[],
+      },
+      16,
     );
     const order = await measure<{ order: { id: string } }>(ORDER, { id: orderId }, buyer.token);
     expect(order.data.order.id).toBe(orderId);
-    console.log("order", order.statements, order.log);
+    // The order, then its lines, history and payments (each one statement for a whole page of orders).
+    withinBudget(order, 4);
   });
 });

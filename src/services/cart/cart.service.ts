@@ -5,7 +5,7 @@
  * writers of one cart queue on its row and nobody reads back what they just wrote. A read is the same
  * snapshot without the lock.
  */
-import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, lt, type SQLWrapper, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { rawSql } from "../../db/raw-sql.js";
 import { type CartNoticeJson, carts, inventoryReservations, stores } from "../../db/schema.js";
@@ -383,14 +383,18 @@ export class CartService {
   }
 
   /** The cart became an order: CHECKED_OUT, version + 1. */
-  async markCheckedOut(tx: Tx, cart: CartRecord): Promise<{ id: string; version: number }> {
-    const [row] = await tx
-      .update(carts)
-      .set({ status: "CHECKED_OUT", version: sql`${carts.version} + 1`, updatedAt: this.deps.now() })
-      .where(and(eq(carts.storeId, cart.storeId), eq(carts.id, cart.id)))
-      .returning({ id: carts.id, version: carts.version });
-    if (!row) throw new Error("cart vanished under lock");
-    return row;
+  /**
+   * The cart's move to CHECKED_OUT, as an update for the caller to send with the rest of its change
+   * (checkout's T1), and the version it leaves: the cart is locked, so that is the next one.
+   */
+  checkedOutWrite(tx: Tx, cart: CartRecord): { write: SQLWrapper; cart: { id: string; version: number } } {
+    return {
+      write: tx
+        .update(carts)
+        .set({ status: "CHECKED_OUT", version: sql`${carts.version} + 1`, updatedAt: this.deps.now() })
+        .where(and(eq(carts.storeId, cart.storeId), eq(carts.id, cart.id))),
+      cart: { id: cart.id, version: cart.version + 1 },
+    };
   }
 
   /**

@@ -102,8 +102,8 @@ export class CheckoutService {
   }
 
   private async run(ctx: ServiceContext, input: ValidCheckout): Promise<CheckoutResult> {
-    const existing = await this.orderByKey(ctx.store.id, input.idempotencyKey);
-    if (existing) return this.replay(ctx, input, existing);
+    // A key already used is found by T1, under the cart's lock (or by its order insert); checking it
+    // here first would cost every first attempt a statement to spare the rare retry one.
     // The flash-sale gate: a sold-out variant is refused from Redis alone, before any transaction.
     // PostgreSQL still decides everything the gate admits.
     // (Stores that hold stock at add-to-cart skip it: a shopper's own hold is not in the counter.)
@@ -158,9 +158,7 @@ export class CheckoutService {
     }
     await this.syncGate(ctx.store.id, placed.available);
     this.deps.faults?.at("checkout:after-place-order");
-    const payment = await paymentOfOrder(this.deps.db, ctx.store.id, placed.order.id);
-    if (!payment) throw new Error(`order ${placed.order.id} has no payment row`);
-    return this.settle(placed.order, payment, actorLabel(ctx.caller));
+    return this.settle(placed.order, placed.payment, actorLabel(ctx.caller));
   }
 
   /** The answer for a key that already names an order: its stored outcome, or the saga's once it settles. */
@@ -475,14 +473,6 @@ export class CheckoutService {
       .from(orders)
       .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
     return row?.checkoutOutcome ? resultOf(row) : stillPending(row ?? order);
-  }
-
-  private async orderByKey(storeId: string, key: string): Promise<OrderRow | null> {
-    const [row] = await this.deps.db
-      .select()
-      .from(orders)
-      .where(and(eq(orders.storeId, storeId), eq(orders.idempotencyKey, key)));
-    return row ?? null;
   }
 }
 

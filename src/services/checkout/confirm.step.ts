@@ -8,9 +8,8 @@ import type { Tx } from "../../db/client.js";
 import { commitReservations } from "../inventory/reservations.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import type { OrderStatus, TransitionActor } from "../order/order-status.js";
-import { applyTransition, type OrderRow } from "../order/transition.js";
-import { writeOutboxMany } from "../outbox.js";
-import { type PaymentEventRecord, updatePayment } from "./payment-record.js";
+import { claimTransition, type OrderRow, recordTransition } from "../order/transition.js";
+import { type PaymentEventRecord, paymentWrites } from "./payment-record.js";
 
 export interface ConfirmInput {
   storeId: string;
@@ -29,7 +28,7 @@ export async function confirmOrder(
   tx: Tx,
   input: ConfirmInput,
 ): Promise<{ order: OrderRow; available: Map<string, number> } | null> {
-  const order = await applyTransition(tx, {
+  const claimed = await claimTransition(tx, {
     storeId: input.storeId,
     orderId: input.orderId,
     from: input.from,
@@ -45,7 +44,8 @@ export async function confirmOrder(
       checkoutOutcome: { userErrors: [] },
     },
   });
-  if (!order) return null;
+  if (!claimed) return null;
+  const order = claimed.row;
   const committed = await commitReservations(
     tx,
     input.storeId,
@@ -54,14 +54,20 @@ export async function confirmOrder(
     `order ${order.number}`,
     input.at,
   );
-  await updatePayment(
-    tx,
-    input.storeId,
-    input.paymentId,
-    { status: "CAPTURED", captured: input.captured },
-    input.paymentEvent,
-    input.at,
-  );
-  await writeOutboxMany(tx, stockStateEvents(input.storeId, committed.changes, input.at));
+  // History, events, movements and the payment: one statement.
+  await recordTransition(tx, claimed, {
+    events: stockStateEvents(input.storeId, committed.changes, input.at),
+    writes: [
+      ...committed.writes,
+      ...paymentWrites(
+        tx,
+        input.storeId,
+        input.paymentId,
+        { status: "CAPTURED", captured: input.captured },
+        input.paymentEvent,
+        input.at,
+      ),
+    ],
+  });
   return { order, available: new Map([...committed.after].map(([id, a]) => [id, a.available])) };
 }

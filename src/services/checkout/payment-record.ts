@@ -3,9 +3,10 @@
  * gateway answer that changes what we know is written here, in the transaction that acts on it, so
  * every cent can be explained afterwards.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
 import { paymentEvents, payments } from "../../db/schema.js";
+import { writeOutboxMany } from "../outbox.js";
 
 export type PaymentRow = typeof payments.$inferSelect;
 type PaymentStatus = PaymentRow["status"];
@@ -37,9 +38,23 @@ export async function updatePayment(
   change: PaymentChange,
   event: PaymentEventRecord | null,
   at: Date,
+  alongside: readonly SQLWrapper[] = [],
 ): Promise<void> {
+  // The row, its event and whatever else the caller writes with it: one statement (data-modifying CTEs).
+  await writeOutboxMany(tx, [], [...paymentWrites(tx, storeId, paymentId, change, event, at), ...alongside]);
+}
+
+/** The writes of a payment change (its row and its event), for callers that send them with others. */
+export function paymentWrites(
+  tx: Executor,
+  storeId: string,
+  paymentId: string,
+  change: PaymentChange,
+  event: PaymentEventRecord | null,
+  at: Date,
+): SQLWrapper[] {
   const { refundedDelta, ...columns } = change;
-  await tx
+  const update = tx
     .update(payments)
     .set({
       ...columns,
@@ -47,8 +62,10 @@ export async function updatePayment(
       updatedAt: at,
     })
     .where(and(eq(payments.storeId, storeId), eq(payments.id, paymentId)));
-  if (event) {
-    await tx.insert(paymentEvents).values({
+  if (!event) return [update];
+  return [
+    update,
+    tx.insert(paymentEvents).values({
       storeId,
       paymentId,
       type: event.type,
@@ -56,8 +73,8 @@ export async function updatePayment(
       gatewayEventId: event.gatewayEventId ?? null,
       data: event.data ?? {},
       createdAt: at,
-    });
-  }
+    }),
+  ];
 }
 
 /** The order's payment (one per order today: a retry with another card is another order). */

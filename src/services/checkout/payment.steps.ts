@@ -2,8 +2,8 @@
  * Saga steps that talk to the gateway, each with no transaction open: authorise (compensated by void),
  * capture (compensated by void when it fails definitively). Every call derives its idempotency key from
  * the payment's base key, so a retry, a resumed saga or crash recovery repeats the SAME request and the
- * gateway never holds or takes the money twice. What the gateway answered is recorded right after, in a
- * short transaction of its own, before the saga moves on.
+ * gateway never holds or takes the money twice. What the gateway answered is recorded right after, in one
+ * statement (payment, its event log and the order together), before the saga moves on.
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../../db/client.js";
@@ -45,57 +45,58 @@ export async function authorizePayment(
     email: order.email,
   });
   const at = deps.now();
+  // What the gateway answered, on the payment row, its event log and the order: one statement.
   if (outcome.kind === "authorized") {
-    await deps.db.transaction(async (tx) => {
-      await updatePayment(
-        tx,
-        order.storeId,
-        payment.id,
-        {
-          status: "AUTHORIZED",
-          intentId: outcome.intentId,
-          cardFingerprint: outcome.cardFingerprint,
-          authorizedAt: at,
-        },
-        { type: "authorized", amount: outcome.amountCapturable, data: { intentId: outcome.intentId } },
-        at,
-      );
-      await tx
-        .update(orders)
-        .set({ paymentStatus: "AUTHORIZED", paymentIntentId: outcome.intentId, updatedAt: at })
-        .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
-    });
+    await updatePayment(
+      deps.db,
+      order.storeId,
+      payment.id,
+      {
+        status: "AUTHORIZED",
+        intentId: outcome.intentId,
+        cardFingerprint: outcome.cardFingerprint,
+        authorizedAt: at,
+      },
+      { type: "authorized", amount: outcome.amountCapturable, data: { intentId: outcome.intentId } },
+      at,
+      [
+        deps.db
+          .update(orders)
+          .set({ paymentStatus: "AUTHORIZED", paymentIntentId: outcome.intentId, updatedAt: at })
+          .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id))),
+      ],
+    );
   } else if (outcome.kind === "requires_action") {
     // The shopper completes 3-D Secure in the client; the signed webhook finishes the order.
-    await deps.db.transaction(async (tx) => {
-      await updatePayment(
-        tx,
-        order.storeId,
-        payment.id,
-        { status: "REQUIRES_ACTION", intentId: outcome.intentId, clientSecret: outcome.clientSecret },
-        { type: "requires_action", data: { intentId: outcome.intentId } },
-        at,
-      );
-      await tx
-        .update(orders)
-        .set({
-          paymentStatus: "REQUIRES_ACTION",
-          paymentIntentId: outcome.intentId,
-          sagaLeaseUntil: null,
-          checkoutOutcome: {
-            userErrors: [
-              {
-                code: ErrorCode.PAYMENT_REQUIRES_ACTION,
-                message: "The card needs authentication (3-D Secure): complete it with paymentClientSecret",
-                field: ["input", "paymentMethod"],
-              },
-            ],
-            clientSecret: outcome.clientSecret,
-          },
-          updatedAt: at,
-        })
-        .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
-    });
+    await updatePayment(
+      deps.db,
+      order.storeId,
+      payment.id,
+      { status: "REQUIRES_ACTION", intentId: outcome.intentId, clientSecret: outcome.clientSecret },
+      { type: "requires_action", data: { intentId: outcome.intentId } },
+      at,
+      [
+        deps.db
+          .update(orders)
+          .set({
+            paymentStatus: "REQUIRES_ACTION",
+            paymentIntentId: outcome.intentId,
+            sagaLeaseUntil: null,
+            checkoutOutcome: {
+              userErrors: [
+                {
+                  code: ErrorCode.PAYMENT_REQUIRES_ACTION,
+                  message: "The card needs authentication (3-D Secure): complete it with paymentClientSecret",
+                  field: ["input", "paymentMethod"],
+                },
+              ],
+              clientSecret: outcome.clientSecret,
+            },
+            updatedAt: at,
+          })
+          .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id))),
+      ],
+    );
   } else if (outcome.kind === "unknown" && outcome.intentId) {
     await updatePayment(deps.db, order.storeId, payment.id, { intentId: outcome.intentId }, null, at);
   }

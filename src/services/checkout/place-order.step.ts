@@ -16,6 +16,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
+import { rowFromJson } from "../../db/json-rows.js";
 import {
   type AddressJson,
   inventoryReservations,
@@ -43,6 +44,7 @@ import { writeOutboxMany } from "../outbox.js";
 import type { RedemptionService } from "../redemption.service.js";
 import type { PriceChangeView } from "./checkout.types.js";
 import type { ValidCheckout } from "./checkout-input.js";
+import type { PaymentRow } from "./payment-record.js";
 
 export const ORDER_CREATED = "order.created";
 
@@ -72,7 +74,7 @@ export type PlaceOrderResult =
   | {
       kind: "placed";
       order: OrderRow;
-      paymentId: string;
+      payment: PaymentRow;
       cart: { id: string; version: number };
       available: Map<string, number>;
     }
@@ -101,14 +103,11 @@ export async function placeOrder(
   const snapshot = await deps.carts.lockForCheckout(tx, ctx, input.cartId);
   const cart = snapshot.cart;
 
-  // Under the cart lock: a concurrent duplicate that got here first has committed its order by now.
-  const [existing] = await tx
-    .select()
-    .from(orders)
-    .where(and(eq(orders.storeId, storeId), eq(orders.idempotencyKey, input.idempotencyKey)));
-  if (existing) return { kind: "existing", order: existing };
-
   if (cart.status !== "ACTIVE" && cart.status !== "ABANDONED") {
+    // Under the cart lock: a concurrent duplicate that got here first has committed its order by now
+    // (a key whose order failed and gave the cart back is caught by the order insert below).
+    const existing = await orderByKey(tx, storeId, input.idempotencyKey);
+    if (existing) return { kind: "existing", order: existing };
     throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${cart.status.toLowerCase()}`, {
       field: ["input", "cartId"],
     });
@@ -264,8 +263,6 @@ export async function placeOrder(
 
   const now = deps.now();
   const orderId = randomUUID();
-  const [numbered] = await tx.execute<{ n: string }>(sql`select nextval(${orderNumbers.seqName}) as n`);
-  const number = String(numbered?.n);
   const reservationExpiresAt = new Date(now.getTime() + deps.reservationTtlMs);
   const pricedLine = new Map(pricing.lines.map((l) => [l.lineId, l]));
 
@@ -274,7 +271,7 @@ export async function placeOrder(
     .values({
       id: orderId,
       storeId,
-      number,
+      number: sql`nextval(${orderNumbers.seqName})::text`,
       customerId: caller.kind === "customer" ? caller.customerId : null,
       sessionId: caller.kind === "guest" ? caller.sessionId : null,
       email,
@@ -299,8 +296,16 @@ export async function placeOrder(
       createdAt: now,
       updatedAt: now,
     })
+    .onConflictDoNothing({ target: [orders.storeId, orders.idempotencyKey] })
     .returning();
-  if (!order) throw new Error("order insert returned nothing");
+  if (!order) {
+    // The key already names an order (one that failed and gave this cart back, or one of another
+    // cart): nothing has been written yet, so the caller replays that order's answer.
+    const existing = await orderByKey(tx, storeId, input.idempotencyKey);
+    if (!existing) throw new Error("order insert conflicted with no order");
+    return { kind: "existing", order: existing };
+  }
+  const number = order.number;
 
   // Uses are counted after the order exists (a redemption points at it), in ascending code id order.
   const codes = pricing.discounts
@@ -321,7 +326,7 @@ export async function placeOrder(
   const reserved = await moveStock(tx, storeId, "reserve", wanted, variants);
   if (reserved.refused.length) throw new Error("stock moved under lock");
 
-  await tx.insert(orderItems).values(
+  const items = tx.insert(orderItems).values(
     cart.lines.map((line) => {
       const v = variants.get(line.variantId) as LockedVariant;
       const p = pricedLine.get(line.id);
@@ -345,7 +350,7 @@ export async function placeOrder(
       };
     }),
   );
-  await tx.insert(inventoryReservations).values(
+  const reservations = tx.insert(inventoryReservations).values(
     wanted.map((w) => ({
       storeId,
       orderId,
@@ -355,7 +360,7 @@ export async function placeOrder(
       expiresAt: reservationExpiresAt,
     })),
   );
-  await tx.insert(orderStatusHistory).values({
+  const history = tx.insert(orderStatusHistory).values({
     storeId,
     orderId,
     fromStatus: null,
@@ -364,7 +369,8 @@ export async function placeOrder(
     reason: "checkout",
     at: now,
   });
-  const [payment] = await tx
+  const checkedOut = deps.carts.checkedOutWrite(tx, cart);
+  const paymentInsert = tx
     .insert(payments)
     .values({
       storeId,
@@ -376,26 +382,40 @@ export async function placeOrder(
       paymentMethod: input.paymentMethod,
       idempotencyKey: paymentKeyFor(orderId),
     })
-    .returning({ id: payments.id });
-  if (!payment) throw new Error("payment insert returned nothing");
-  await writeOutboxMany(tx, [
-    {
-      storeId,
-      topic: ORDER_CREATED,
-      key: orderId,
-      payload: {
-        orderId,
-        number,
-        customerId: order.customerId,
-        email,
-        total: totals.total,
-        currency: cart.currency,
-        at: now.toISOString(),
+    .returning();
+  // Lines, holds, history, the cart's move, the payment row and the events: one statement.
+  const paymentJson = await writeOutboxMany(
+    tx,
+    [
+      {
+        storeId,
+        topic: ORDER_CREATED,
+        key: orderId,
+        payload: {
+          orderId,
+          number,
+          customerId: order.customerId,
+          email,
+          total: totals.total,
+          currency: cart.currency,
+          at: now.toISOString(),
+        },
       },
-    },
-    ...stockStateEvents(storeId, reserved.changes, now),
-  ]);
-  const checkedOut = await deps.carts.markCheckedOut(tx, cart);
+      ...stockStateEvents(storeId, reserved.changes, now),
+    ],
+    [items, reservations, history, checkedOut.write],
+    paymentInsert,
+  );
+  if (!paymentJson) throw new Error("payment insert returned nothing");
+  const payment = rowFromJson(payments, paymentJson);
   const available = new Map([...reserved.after].map(([id, a]) => [id, a.available]));
-  return { kind: "placed", order, paymentId: payment.id, cart: checkedOut, available };
+  return { kind: "placed", order, payment, cart: checkedOut.cart, available };
+}
+
+async function orderByKey(tx: Tx, storeId: string, key: string): Promise<OrderRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.storeId, storeId), eq(orders.idempotencyKey, key)));
+  return row;
 }

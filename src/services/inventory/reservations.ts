@@ -3,7 +3,7 @@
  * committing flip the rows (ACTIVE -> RELEASED/EXPIRED/COMMITTED) with a conditional UPDATE and move the
  * counters by exactly the rows flipped, so doing either twice moves nothing the second time.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { inventoryMovements, inventoryReservations } from "../../db/schema.js";
 import { type MovementResult, moveStock, type StockLine } from "./stock.js";
@@ -54,7 +54,10 @@ export async function releaseReservations(
   return { ...moved, lines };
 }
 
-/** A paid order's held units leave the shelf, with a movement row per variant. */
+/**
+ * A paid order's held units leave the shelf. Their movement rows come back unwritten (`writes`) for the
+ * caller to send with the rest of its change in one statement.
+ */
 export async function commitReservations(
   tx: Tx,
   storeId: string,
@@ -62,14 +65,17 @@ export async function commitReservations(
   actor: string,
   reason: string,
   at: Date,
-): Promise<MovementResult & { lines: StockLine[] }> {
+): Promise<MovementResult & { lines: StockLine[]; writes: SQLWrapper[] }> {
   const lines = await flip(tx, storeId, { orderId }, "COMMITTED", at);
-  if (lines.length === 0) return { ...NOTHING, lines };
+  if (lines.length === 0) return { ...NOTHING, lines, writes: [] };
   const moved = await moveStock(tx, storeId, "commit", lines);
   if (moved.refused.length)
     throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
-  await recordMovements(tx, storeId, lines, -1, moved, actor, reason, at, orderId);
-  return { ...moved, lines };
+  return {
+    ...moved,
+    lines,
+    writes: [movementRows(tx, storeId, lines, -1, moved, actor, reason, at, orderId)],
+  };
 }
 
 /** Units back on the shelf after they had left it (cancel after payment, refund with restock). */
@@ -100,9 +106,24 @@ async function recordMovements(
   at: Date,
   orderId: string | null,
 ): Promise<void> {
+  await movementRows(tx, storeId, lines, sign, moved, actor, reason, at, orderId);
+}
+
+/** The movement rows of a change, one per variant, as an insert not yet sent. */
+function movementRows(
+  tx: Tx,
+  storeId: string,
+  lines: StockLine[],
+  sign: 1 | -1,
+  moved: MovementResult,
+  actor: string,
+  reason: string,
+  at: Date,
+  orderId: string | null,
+) {
   const byVariant = new Map<string, number>();
   for (const l of lines) byVariant.set(l.variantId, (byVariant.get(l.variantId) ?? 0) + l.quantity);
-  await tx.insert(inventoryMovements).values(
+  return tx.insert(inventoryMovements).values(
     [...byVariant].map(([variantId, quantity]) => ({
       storeId,
       variantId,

@@ -3,10 +3,10 @@
  * of several concurrent moves of one order exactly one wins and the history stays one chain; the
  * history row and the `order.status_changed` event are written in the same transaction.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, type SQLWrapper } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { orderStatusHistory, orders } from "../../db/schema.js";
-import { writeOutbox } from "../outbox.js";
+import { type OutboxEvent, writeOutboxMany } from "../outbox.js";
 import {
   type OrderStatus,
   type TransitionActor,
@@ -36,9 +36,28 @@ export interface TransitionInput {
 /**
  * Applies the move when the order is still in `from`; returns the updated order, or null when another
  * transaction moved it first. A move the table forbids is a programming error here: callers turn the
- * table's answer into a userError (INVALID_ORDER_TRANSITION) before they get this far.
+ * table's answer into a userError (INVALID_ORDER_TRANSITION) before they get this far. `also`: more
+ * writes and events of the same change, sent in the statement that records the move.
  */
-export async function applyTransition(tx: Tx, input: TransitionInput): Promise<OrderRow | null> {
+export async function applyTransition(
+  tx: Tx,
+  input: TransitionInput,
+  also: { events?: readonly OutboxEvent[]; writes?: readonly SQLWrapper[] } = {},
+): Promise<OrderRow | null> {
+  const claimed = await claimTransition(tx, input);
+  if (!claimed) return null;
+  await recordTransition(tx, claimed, also);
+  return claimed.row;
+}
+
+/** A move won but not yet recorded: its history row and event still to be written (recordTransition). */
+export interface ClaimedTransition {
+  input: TransitionInput;
+  row: OrderRow;
+}
+
+/** The conditional UPDATE alone, for a use case that has more to do before it records the move. */
+export async function claimTransition(tx: Tx, input: TransitionInput): Promise<ClaimedTransition | null> {
   const problem = transitionProblem(input.from, input.to, input.by, input.facts);
   if (problem) throw new Error(`order transition refused: ${problem}`);
   const [row] = await tx
@@ -48,8 +67,16 @@ export async function applyTransition(tx: Tx, input: TransitionInput): Promise<O
       and(eq(orders.storeId, input.storeId), eq(orders.id, input.orderId), eq(orders.status, input.from)),
     )
     .returning();
-  if (!row) return null;
-  await tx.insert(orderStatusHistory).values({
+  return row ? { input, row } : null;
+}
+
+/** The history row and the event of a claimed move, with the caller's other writes: one statement. */
+export async function recordTransition(
+  tx: Tx,
+  { input, row }: ClaimedTransition,
+  also: { events?: readonly OutboxEvent[]; writes?: readonly SQLWrapper[] } = {},
+): Promise<void> {
+  const history = tx.insert(orderStatusHistory).values({
     storeId: input.storeId,
     orderId: input.orderId,
     fromStatus: input.from,
@@ -58,7 +85,16 @@ export async function applyTransition(tx: Tx, input: TransitionInput): Promise<O
     reason: input.reason ?? null,
     at: input.at,
   });
-  await writeOutbox(tx, {
+  await writeOutboxMany(
+    tx,
+    [statusChangedEvent(input, row), ...(also.events ?? [])],
+    [history, ...(also.writes ?? [])],
+  );
+}
+
+/** The `order.status_changed` event of a move. */
+function statusChangedEvent(input: TransitionInput, row: OrderRow): OutboxEvent {
+  return {
     storeId: input.storeId,
     topic: ORDER_STATUS_CHANGED,
     key: input.orderId,
@@ -76,6 +112,5 @@ export async function applyTransition(tx: Tx, input: TransitionInput): Promise<O
       carrier: row.carrier,
       at: input.at.toISOString(),
     },
-  });
-  return row;
+  };
 }
