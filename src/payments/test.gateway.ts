@@ -66,6 +66,26 @@ export interface TestGatewayOptions {
   /** Artificial delay before every answer, to widen race windows in tests. */
   latencyMs?: number;
   now?: () => Date;
+  /**
+   * How much this process remembers: the newest `calls` log entries, and the newest `records`
+   * intents and idempotency keys each. Without a bound a long-running embedded server (or a soak)
+   * grows by every checkout. Forgetting an intent is what a restart does (see the top of this file).
+   */
+  memory?: { calls?: number; records?: number };
+}
+
+/** Defaults of TestGatewayOptions.memory: plenty for any test, a few MiB at most. */
+export const TEST_GATEWAY_MEMORY = { calls: 10_000, records: 50_000 } as const;
+
+/** Sets key to value as the newest entry, dropping the oldest entries above `limit`. */
+function setBounded<K, V>(map: Map<K, V>, key: K, value: V, limit: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= limit) return;
+  for (const oldest of map.keys()) {
+    map.delete(oldest);
+    if (map.size <= limit) break;
+  }
 }
 
 interface IntentRecord {
@@ -114,14 +134,17 @@ export class TestGateway implements PaymentGateway {
   private readonly intents = new Map<string, IntentRecord>();
   private readonly idempotency = new Map<string, StoredResult>();
   private readonly calls: GatewayCall[] = [];
+  private callCount = 0;
+  private readonly memory: { calls: number; records: number };
 
   constructor(options: TestGatewayOptions = {}) {
     this.webhookSecret = options.webhookSecret ?? `whsec_test_${randomBytes(24).toString("hex")}`;
     this.latencyMs = options.latencyMs ?? 0;
     this.now = options.now ?? (() => new Date());
+    this.memory = { ...TEST_GATEWAY_MEMORY, ...options.memory };
   }
 
-  /** Every call so far, oldest first. */
+  /** The calls so far (the newest `memory.calls` of them), oldest first. */
   get log(): readonly GatewayCall[] {
     return this.calls;
   }
@@ -133,6 +156,7 @@ export class TestGateway implements PaymentGateway {
 
   clearLog(): void {
     this.calls.length = 0;
+    this.callCount = 0;
   }
 
   async authorize(input: AuthorizeInput): Promise<AuthorizeOutcome> {
@@ -173,10 +197,10 @@ export class TestGateway implements PaymentGateway {
     const intentId = encodeTestIntentId(facts);
     const record = this.intents.get(intentId) ?? this.baseline(facts, token);
     record.orderNumber = input.orderNumber;
-    this.intents.set(intentId, record);
+    setBounded(this.intents, intentId, record, this.memory.records);
     const outcome = this.authorizeOutcome(intentId, record);
     if (token.authorize.kind === "reply_lost") {
-      this.idempotency.set(input.idempotencyKey, { fingerprint, outcome });
+      setBounded(this.idempotency, input.idempotencyKey, { fingerprint, outcome }, this.memory.records);
       return this.record(
         "authorize",
         input,
@@ -442,7 +466,7 @@ export class TestGateway implements PaymentGateway {
     const token = facts ? testToken(facts.token) : null;
     if (!facts || !token || token.authorize.kind === "timeout") return null;
     const record = this.baseline(facts, token);
-    this.intents.set(intentId, record);
+    setBounded(this.intents, intentId, record, this.memory.records);
     return record;
   }
 
@@ -506,7 +530,7 @@ export class TestGateway implements PaymentGateway {
     outcome: T,
     effect = false,
   ): T {
-    this.idempotency.set(input.idempotencyKey, { fingerprint, outcome });
+    setBounded(this.idempotency, input.idempotencyKey, { fingerprint, outcome }, this.memory.records);
     return this.record(method, input, outcome, { effect });
   }
 
@@ -516,8 +540,11 @@ export class TestGateway implements PaymentGateway {
     outcome: T,
     flags: { replayed?: boolean; effect?: boolean } = {},
   ): T {
+    // Dropped a tenth at a time, so a full log costs one splice per thousand calls, not one per call.
+    if (this.calls.length >= this.memory.calls) this.calls.splice(0, Math.ceil(this.memory.calls / 10));
+    this.callCount += 1;
     this.calls.push({
-      seq: this.calls.length + 1,
+      seq: this.callCount,
       method,
       input: structuredClone(input),
       outcome: structuredClone(outcome),

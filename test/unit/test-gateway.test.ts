@@ -392,3 +392,19 @@ describe("createPaymentGateway", () => {
     expect(createPaymentGateway(config).name).toBe("stripe");
   });
 });
+
+describe("memory", () => {
+  it("keeps the newest calls, intents and keys only, and still serves an intent it forgot", async () => {
+    const gateway = new TestGateway({ memory: { calls: 50, records: 20 } });
+    const first = await authorizedWith(gateway);
+    for (let i = 0; i < 300; i++) await authorizedWith(gateway);
+    expect(gateway.log.length).toBeLessThanOrEqual(50);
+    expect(gateway.log.at(-1)?.seq).toBe(301);
+    const inner = gateway as unknown as { intents: Map<string, unknown>; idempotency: Map<string, unknown> };
+    expect(inner.intents.size).toBeLessThanOrEqual(20);
+    expect(inner.idempotency.size).toBeLessThanOrEqual(20);
+    // Forgotten, as after a restart: the deterministic id still says what the token did.
+    const captured = await gateway.capture({ intentId: first.intentId, idempotencyKey: key() });
+    expect(captured.kind).toBe("captured");
+  });
+});
