@@ -40,7 +40,8 @@ function parseHostPorts(value: string, ctx: z.RefinementCtx): { host: string; po
   return nodes;
 }
 
-const envSchema = z.object({
+/** Every setting (exported so a test can hold the README's configuration table to it). */
+export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: int(0, 65535).default(4000),
   HOST: z.string().min(1).default("0.0.0.0"),
