@@ -63,7 +63,7 @@ describe("mutation error codes", () => {
   it("ends every root operation's description with its generated lines", () => {
     for (const field of rootFields(schema)) {
       const tail = generatedLines(field.name as OperationName).join("\n\n");
-      expect(field.description ?? "", field.name).toMatch(new RegExp(`\\n\\n${escape(tail)}$`));
+      expect(field.description?.endsWith(`\n\n${tail}`), field.name).toBe(true);
     }
   });
 
@@ -75,7 +75,3 @@ describe("mutation error codes", () => {
     );
   });
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
