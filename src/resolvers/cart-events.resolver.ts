@@ -2,6 +2,7 @@ import { GraphQLError } from "graphql";
 import { Arg, ID, Resolver, Root, type SubscribeResolverData, Subscription } from "type-graphql";
 import { CartLine, CartPriceChangeEvent } from "../schema/cart.types.js";
 import { Money } from "../schema/common.types.js";
+import { describeOperation } from "../schema/operations.js";
 import type { CartPriceChange } from "../services/cart/cart-price-events.js";
 import { UserFacingError } from "../services/errors.js";
 import type { GraphQLContext } from "./context.js";
@@ -31,11 +32,16 @@ async function subscribeToCartPrices({
 export class CartEventsResolver {
   @Subscription(() => CartPriceChangeEvent, {
     subscribe: subscribeToCartPrices,
-    description: "Price changes of variants in one of the caller's carts.",
+    description: describeOperation(
+      "cartPriceChanged",
+      "Price changes of variants that have a line in one of the caller's carts, as staff make them (over " +
+        "graphql-ws); the lines keep their captured prices, and checkout asks for consent to a rise. A cart " +
+        "that is not the caller's is a NOT_FOUND error.",
+    ),
   })
   cartPriceChanged(
     @Root() change: CartPriceChange,
-    @Arg("cartId", () => ID) _cartId: string,
+    @Arg("cartId", () => ID, { description: "A cart of the caller." }) _cartId: string,
   ): CartPriceChangeEvent {
     const currency = change.cart.currency;
     return Object.assign(new CartPriceChangeEvent(), {

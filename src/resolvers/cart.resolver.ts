@@ -16,6 +16,7 @@ import {
 } from "../schema/cart.types.js";
 import { ProductVariant } from "../schema/catalog.types.js";
 import { Money } from "../schema/common.types.js";
+import { describeOperation } from "../schema/operations.js";
 import { cartPayload } from "./cart-payload.js";
 import type { GraphQLContext } from "./context.js";
 import { primeFromCart } from "./loaders.js";
@@ -23,68 +24,129 @@ import { withUserErrors } from "./payload.js";
 
 @Resolver(() => Cart)
 export class CartResolver {
-  @Query(() => Cart, { nullable: true, description: "A cart of the caller (customer or guest session)." })
-  async cart(@Arg("id", () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Cart | null> {
+  @Query(() => Cart, {
+    nullable: true,
+    description: describeOperation(
+      "cart",
+      "A cart of the caller (its guest session or customer), in any status; null when the id is unknown, " +
+        "malformed or someone else's.",
+    ),
+  })
+  async cart(
+    @Arg("id", () => ID, { description: "The cart's id." }) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Cart | null> {
     const record = await ctx.services.carts.get(ctx, id);
     return record ? Cart.from(record) : null;
   }
 
-  @Query(() => Cart, { nullable: true, description: "The caller's open cart, if any." })
+  @Query(() => Cart, {
+    nullable: true,
+    description: describeOperation(
+      "myCart",
+      "The caller's most recently changed open (ACTIVE or ABANDONED) cart; null when there is none, and for " +
+        "anonymous and staff callers.",
+    ),
+  })
   async myCart(@Ctx() ctx: GraphQLContext): Promise<Cart | null> {
     const record = await ctx.services.carts.mine(ctx);
     return record ? Cart.from(record) : null;
   }
 
-  @Mutation(() => CartPayload)
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "cartCreate",
+      "Creates a cart, optionally with lines (each at the variant's current price) and a contact email. A " +
+        "customer has at most one open cart: for a customer this returns that cart, with the lines added, if " +
+        "there is one. A guest session may hold up to GUEST_MAX_OPEN_CARTS open carts (CART_LIMIT_REACHED), " +
+        "and one client address may create CARTS_PER_IP_PER_HOUR guest carts an hour (RATE_LIMITED). Stock is " +
+        "checked, not held, unless the store holds stock from add-to-cart (reservationPolicy CART).",
+    ),
+  })
   cartCreate(
-    @Arg("input", () => CartCreateInput, { nullable: true }) input: CartCreateInput | null,
+    @Arg("input", () => CartCreateInput, { nullable: true, description: "Lines and email; both optional." })
+    input: CartCreateInput | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.carts.create(ctx, { lines: input?.lines, email: input?.email }));
   }
 
-  @Mutation(() => CartPayload)
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "cartLinesAdd",
+      "Adds units to a cart. Units of a variant with the same options as an existing line add to that line " +
+        "(which then takes the lower of its captured and the current price); otherwise a new line captures " +
+        "the current price. All or nothing: every problem comes back at once, each naming its line (lines.N). " +
+        "Stock is checked per variant across its lines. An ABANDONED cart becomes ACTIVE again.",
+    ),
+  })
   cartLinesAdd(
-    @Arg("cartId", () => ID) cartId: string,
-    @Arg("lines", () => [CartLineInput]) lines: CartLineInput[],
+    @Arg("cartId", () => ID, { description: "A cart of the caller." }) cartId: string,
+    @Arg("lines", () => [CartLineInput], { description: "1 to 100 lines to add." }) lines: CartLineInput[],
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.carts.addLines(ctx, cartId, lines));
   }
 
-  @Mutation(() => CartPayload, { description: "Sets line quantities; 0 removes the line." })
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "cartLinesUpdate",
+      "Sets the quantities of lines of a cart; 0 removes a line. Captured prices stay. A quantity that grows " +
+        "is checked against stock, and its variant must still be for sale. All or nothing.",
+    ),
+  })
   cartLinesUpdate(
-    @Arg("cartId", () => ID) cartId: string,
-    @Arg("lines", () => [CartLineUpdateInput]) lines: CartLineUpdateInput[],
+    @Arg("cartId", () => ID, { description: "A cart of the caller." }) cartId: string,
+    @Arg("lines", () => [CartLineUpdateInput], { description: "1 to 100 lines with their new quantities." })
+    lines: CartLineUpdateInput[],
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.carts.updateLines(ctx, cartId, lines));
   }
 
-  @Mutation(() => CartPayload)
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "cartLinesRemove",
+      "Removes lines from a cart (their held stock, if any, goes back). All or nothing: an id that is not a " +
+        "line of this cart is NOT_FOUND at lineIds.N.",
+    ),
+  })
   cartLinesRemove(
-    @Arg("cartId", () => ID) cartId: string,
-    @Arg("lineIds", () => [ID]) lineIds: string[],
+    @Arg("cartId", () => ID, { description: "A cart of the caller." }) cartId: string,
+    @Arg("lineIds", () => [ID], { description: "1 to 100 line ids of this cart." }) lineIds: string[],
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.carts.removeLines(ctx, cartId, lineIds));
   }
 
-  @Mutation(() => CartPayload, { description: "Contact email of a (guest) cart." })
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "cartEmailUpdate",
+      "Sets a cart's contact email: where a guest's order confirmation and abandoned-cart email go, and who " +
+        "a guest's per-customer discount limits count for. (A customer's checkout uses the account's email.)",
+    ),
+  })
   cartEmailUpdate(
-    @Arg("cartId", () => ID) cartId: string,
-    @Arg("email", () => String) email: string,
+    @Arg("cartId", () => ID, { description: "A cart of the caller." }) cartId: string,
+    @Arg("email", () => String, { description: "An email address; stored trimmed and lower-case." })
+    email: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.carts.setEmail(ctx, cartId, email));
   }
 
   @Mutation(() => CartRecoverPayload, {
-    description:
-      "Opens the cart of an abandoned-cart email's link. A guest cart moves to the caller's guest session (a new one for anyone else; its token is returned); a customer's cart is returned only to that customer, signed in.",
+    description: describeOperation(
+      "cartRecover",
+      "Opens the cart of an abandoned-cart email's link. A guest cart moves to the caller's guest session " +
+        "(to a new one for anyone else, whose token is returned: use it from then on); the session that filled " +
+        "it loses it. A customer's cart is returned only to that customer, signed in: anyone else not signed " +
+        "in as a customer gets FORBIDDEN, another customer NOT_FOUND. A bad or expired link changes nothing.",
+    ),
   })
   async cartRecover(
-    @Arg("token", () => String) token: string,
+    @Arg("token", () => String, { description: "The `token` query parameter of the email's link." })
+    token: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartRecoverPayload> {
     const { value, userErrors } = await withUserErrors(() => ctx.services.cartRecovery.recover(ctx, token));
@@ -95,27 +157,45 @@ export class CartResolver {
     });
   }
 
-  @Mutation(() => CartPayload, { description: "Moves a line to the customer's saved items." })
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "cartLineSaveForLater",
+      "Moves a line out of the cart into the customer's saved items (quantities of the same variant and " +
+        "options already saved add up, capped at 999). The line's captured price is not kept.",
+    ),
+  })
   cartLineSaveForLater(
-    @Arg("cartId", () => ID) cartId: string,
-    @Arg("lineId", () => ID) lineId: string,
+    @Arg("cartId", () => ID, { description: "A cart of the customer." }) cartId: string,
+    @Arg("lineId", () => ID, { description: "A line of that cart." }) lineId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.savedItems.saveLine(ctx, cartId, lineId));
   }
 
-  @Mutation(() => CartPayload, { description: "Moves a saved item back into a cart at today's price." })
+  @Mutation(() => CartPayload, {
+    description: describeOperation(
+      "savedItemMoveToCart",
+      "Moves a saved item back into a cart at today's price, after the same checks as cartLinesAdd (stock, " +
+        "for sale, limits); the saved item goes in the same transaction. Errors on the added line are reported " +
+        "at lines.0.",
+    ),
+  })
   savedItemMoveToCart(
-    @Arg("savedItemId", () => ID) savedItemId: string,
-    @Arg("cartId", () => ID) cartId: string,
+    @Arg("savedItemId", () => ID, { description: "One of the customer's saved items." }) savedItemId: string,
+    @Arg("cartId", () => ID, { description: "A cart of the customer." }) cartId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CartPayload> {
     return cartPayload(() => ctx.services.savedItems.moveToCart(ctx, savedItemId, cartId));
   }
 
-  @Mutation(() => SavedItemsPayload)
+  @Mutation(() => SavedItemsPayload, {
+    description: describeOperation(
+      "savedItemRemove",
+      "Deletes one of the customer's saved items; answers with the saved items left.",
+    ),
+  })
   async savedItemRemove(
-    @Arg("savedItemId", () => ID) savedItemId: string,
+    @Arg("savedItemId", () => ID, { description: "One of the customer's saved items." }) savedItemId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<SavedItemsPayload> {
     const { value, userErrors } = await withUserErrors(() =>
@@ -127,18 +207,24 @@ export class CartResolver {
     });
   }
 
-  @Query(() => [SavedItem], { description: "The signed-in customer's saved items." })
+  @Query(() => [SavedItem], {
+    description: describeOperation(
+      "savedItems",
+      "The signed-in customer's saved items, oldest first. Anyone else gets a GraphQL error: UNAUTHENTICATED " +
+        "without a token, FORBIDDEN with a guest or staff token.",
+    ),
+  })
   async savedItems(@Ctx() ctx: GraphQLContext): Promise<SavedItem[]> {
     return (await ctx.services.savedItems.list(ctx)).map(SavedItem.from);
   }
 
-  @FieldResolver(() => [CartLine])
+  @FieldResolver(() => [CartLine], { description: "The cart's lines, in the order they were added." })
   lines(@Root() cart: Cart, @Ctx() ctx: GraphQLContext): CartLine[] {
     primeFromCart(ctx.loaders, cart.record);
     return cart.record.lines.map((l) => CartLine.from(cart.record, l));
   }
 
-  @FieldResolver(() => CartCost)
+  @FieldResolver(() => CartCost, { description: "What the cart costs now (recomputed on every read)." })
   async cost(@Root() cart: Cart, @Ctx() ctx: GraphQLContext): Promise<CartCost> {
     const { totals } = (await ctx.loaders.cartPricing.load(cart.record)).result;
     const m = (amount: number) => Money.of(amount, cart.currencyCode);
@@ -151,13 +237,20 @@ export class CartResolver {
     });
   }
 
-  @FieldResolver(() => [CartWarning])
+  @FieldResolver(() => [CartWarning], {
+    description:
+      "What the shopper should know, recomputed on every read: lines out of stock, no longer for sale or whose " +
+      "price changed, codes that do not apply, a shipping method that does not serve the address; and what the " +
+      "last automatic change did (a merge at sign-in, a failed checkout, a released hold), until the next change.",
+  })
   async warnings(@Root() cart: Cart, @Ctx() ctx: GraphQLContext): Promise<CartWarning[]> {
     const pricing = await ctx.loaders.cartPricing.load(cart.record);
     return pricing.warnings.map((w) => Object.assign(new CartWarning(), w));
   }
 
-  @FieldResolver(() => [AppliedDiscount])
+  @FieldResolver(() => [AppliedDiscount], {
+    description: "The codes applied to the cart, in application order, each with what it gives now.",
+  })
   async discountCodes(@Root() cart: Cart, @Ctx() ctx: GraphQLContext): Promise<AppliedDiscount[]> {
     const pricing = await ctx.loaders.cartPricing.load(cart.record);
     return pricing.result.discounts.map((d) =>
@@ -172,7 +265,10 @@ export class CartResolver {
     );
   }
 
-  @FieldResolver(() => Address, { nullable: true })
+  @FieldResolver(() => Address, {
+    nullable: true,
+    description: "Where the cart ships (cartShippingAddressUpdate); null until set.",
+  })
   shippingAddress(@Root() cart: Cart): Address | null {
     return cart.record.shippingAddress ? Address.from(cart.record.shippingAddress) : null;
   }
@@ -187,7 +283,7 @@ async function loadVariant(ctx: GraphQLContext, variantId: string): Promise<Prod
 
 @Resolver(() => SavedItem)
 export class SavedItemResolver {
-  @FieldResolver(() => ProductVariant)
+  @FieldResolver(() => ProductVariant, { description: "The saved variant, as it is now." })
   variant(@Root() item: SavedItem, @Ctx() ctx: GraphQLContext): Promise<ProductVariant> {
     return loadVariant(ctx, item.record.variantId);
   }
@@ -195,12 +291,12 @@ export class SavedItemResolver {
 
 @Resolver(() => CartLine)
 export class CartLineResolver {
-  @FieldResolver(() => ProductVariant)
+  @FieldResolver(() => ProductVariant, { description: "The line's variant, as it is now." })
   variant(@Root() line: CartLine, @Ctx() ctx: GraphQLContext): Promise<ProductVariant> {
     return loadVariant(ctx, line.record.variantId);
   }
 
-  @FieldResolver(() => Money, { description: "What the variant costs now." })
+  @FieldResolver(() => Money, { description: "What the variant costs now (what checkout would charge)." })
   async currentUnitPrice(@Root() line: CartLine, @Ctx() ctx: GraphQLContext): Promise<Money> {
     const priced = (await ctx.loaders.cartPricing.load(line.cart)).lines.get(line.id);
     return Money.of(priced?.currentUnitPrice ?? line.record.unitPrice, line.cart.currency);

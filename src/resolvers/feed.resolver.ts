@@ -3,6 +3,7 @@ import { GraphQLError } from "graphql";
 import { Arg, Ctx, Resolver, Root, type SubscribeResolverData, Subscription } from "type-graphql";
 import { ProductVariant } from "../schema/catalog.types.js";
 import { LowStockAlert, StoreEvent, StoreEventType } from "../schema/feed.types.js";
+import { describeOperation } from "../schema/operations.js";
 import { ForbiddenError, UnauthenticatedError } from "../services/errors.js";
 import type {
   StoreEvent as StoreEventRecord,
@@ -34,12 +35,19 @@ export class FeedResolver {
       context,
     }: SubscribeResolverData<unknown, { types?: StoreEventTypeValue[] | null }, GraphQLContext>) =>
       feed(context, args.types ?? null),
-    description:
-      "Staff only: the store's events as they commit, optionally only some types. Others: FORBIDDEN.",
+    description: describeOperation(
+      "storeEvents",
+      "The store's events as they commit, each once, for a merchant dashboard (over graphql-ws), optionally " +
+        "only some types. Anyone but staff gets a FORBIDDEN error.",
+    ),
   })
   storeEvents(
     @Root() event: StoreEventRecord,
-    @Arg("types", () => [StoreEventType], { nullable: true }) _types: StoreEventTypeValue[] | null,
+    @Arg("types", () => [StoreEventType], {
+      nullable: true,
+      description: "Only these kinds of events; null or empty: all.",
+    })
+    _types: StoreEventTypeValue[] | null,
   ): StoreEvent {
     return Object.assign(new StoreEvent(), { ...event, id: String(event.id) });
   }
@@ -47,9 +55,11 @@ export class FeedResolver {
   @Subscription(() => LowStockAlert, {
     subscribe: ({ context }: SubscribeResolverData<unknown, Record<string, never>, GraphQLContext>) =>
       feed(context, ["STOCK_STATE_CHANGED"]),
-    description:
-      "Staff only: one alert each time a variant's sellable stock crosses its low-stock threshold downward, sells out, " +
-      "or comes back (never one per order). Others: FORBIDDEN.",
+    description: describeOperation(
+      "lowStockAlerts",
+      "One alert each time a variant's sellable stock crosses its low-stock threshold downward, sells out, or " +
+        "comes back (never one per order), over graphql-ws. Anyone but staff gets a FORBIDDEN error.",
+    ),
   })
   async lowStockAlerts(@Root() event: StoreEventRecord, @Ctx() ctx: GraphQLContext): Promise<LowStockAlert> {
     const p = event.payload as { from: StockState; to: StockState; available: number; threshold: number };

@@ -11,6 +11,7 @@ import {
   StaffAuthPayload,
   StaffUser,
 } from "../schema/identity.types.js";
+import { describeOperation } from "../schema/operations.js";
 import type { SignedIn } from "../services/sign-in.service.js";
 import type { GraphQLContext } from "./context.js";
 import { type Outcome, withUserErrors } from "./payload.js";
@@ -27,33 +28,63 @@ function customerAuthPayload({ value, userErrors }: Outcome<SignedIn>): Customer
 
 @Resolver()
 export class IdentityResolver {
-  @Query(() => Customer, { nullable: true, description: "The signed-in customer; null for anyone else." })
+  @Query(() => Customer, {
+    nullable: true,
+    description: describeOperation("me", "The signed-in customer's account; null for anyone else."),
+  })
   async me(@Ctx() ctx: GraphQLContext): Promise<Customer | null> {
     const customer = await ctx.services.identity.me(ctx);
     return customer ? Customer.from(customer) : null;
   }
 
-  @Mutation(() => GuestSessionPayload, { description: "A token for a shopper without an account." })
+  @Mutation(() => GuestSessionPayload, {
+    description: describeOperation(
+      "guestSessionCreate",
+      "Starts a guest session: a token for a shopper without an account, valid in this store. Send it as " +
+        "`authorization: Bearer <token>` to create and use carts, check out and follow the guest's orders. " +
+        "Nothing is written: the session exists only as its token.",
+    ),
+  })
   async guestSessionCreate(@Ctx() ctx: GraphQLContext): Promise<GuestSessionPayload> {
     const { value, userErrors } = await withUserErrors(() => ctx.services.identity.createGuestSession(ctx));
     return Object.assign(new GuestSessionPayload(), { token: value?.token ?? null, userErrors });
   }
 
-  @Mutation(() => CustomerAuthPayload)
+  @Mutation(() => CustomerAuthPayload, {
+    description: describeOperation(
+      "customerRegister",
+      "Creates a customer account in this store and signs it in (returns its token). With guestCartId and the " +
+        "guest session's token on the request, the guest cart's lines move into a new cart of the customer (the " +
+        "guest cart becomes MERGED); a cart that cannot be taken over does not stop the registration (a userError on input.guestCartId says why, the account " +
+        "exists). Attempts count against the sign-in throttle (RATE_LIMITED).",
+    ),
+  })
   async customerRegister(
-    @Arg("input", () => CustomerRegisterInput) input: CustomerRegisterInput,
+    @Arg("input", () => CustomerRegisterInput, { description: "The account to create." })
+    input: CustomerRegisterInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<CustomerAuthPayload> {
     return customerAuthPayload(await withUserErrors(() => ctx.services.signIn.register(ctx, input)));
   }
 
-  @Mutation(() => CustomerAuthPayload)
+  @Mutation(() => CustomerAuthPayload, {
+    description: describeOperation(
+      "customerLogin",
+      "Signs a customer in (returns a token for this store). With guestCartId, sent with the guest session's " +
+        "token that owns that cart, the guest cart's lines are merged into the customer's open cart (created " +
+        "if none): matching lines add up, capped at what is in stock and at 999, each line keeping its captured " +
+        "price; what does not fit shows as cart warnings. A guest cart that cannot be merged never blocks " +
+        "signing in: the customer is signed in and a userError on guestCartId says why. Attempts are " +
+        "throttled per client and account (RATE_LIMITED, or slowed down).",
+    ),
+  })
   async customerLogin(
-    @Arg("email", () => String) email: string,
-    @Arg("password", () => String) password: string,
+    @Arg("email", () => String, { description: "The account's email, any case." }) email: string,
+    @Arg("password", () => String, { description: "The account's password." }) password: string,
     @Arg("guestCartId", () => ID, {
       nullable: true,
-      description: "A guest cart to merge into the customer's cart.",
+      description:
+        "A guest cart to merge into the customer's cart; the request must carry the guest session's token.",
     })
     guestCartId: string | null,
     @Ctx() ctx: GraphQLContext,
@@ -63,10 +94,16 @@ export class IdentityResolver {
     );
   }
 
-  @Mutation(() => StaffAuthPayload)
+  @Mutation(() => StaffAuthPayload, {
+    description: describeOperation(
+      "staffLogin",
+      "Signs a staff member of this store in (returns a staff token for this store). Attempts are throttled " +
+        "per client and account like customers' (RATE_LIMITED, or slowed down).",
+    ),
+  })
   async staffLogin(
-    @Arg("email", () => String) email: string,
-    @Arg("password", () => String) password: string,
+    @Arg("email", () => String, { description: "The staff member's email, any case." }) email: string,
+    @Arg("password", () => String, { description: "The staff member's password." }) password: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<StaffAuthPayload> {
     const { value, userErrors } = await withUserErrors(() =>
@@ -80,10 +117,12 @@ export class IdentityResolver {
   }
 
   @Mutation(() => SignOutPayload, {
-    description:
+    description: describeOperation(
+      "signOut",
       "Signs the calling customer or staff member out everywhere: every token of the account stops " +
-      "working (at once on this instance, within AUTH_CHECK_CACHE_SECONDS on others). Guests and " +
-      "anonymous callers get FORBIDDEN / UNAUTHENTICATED.",
+        "working (at once on this instance, within AUTH_CHECK_CACHE_SECONDS on others). Guests get FORBIDDEN " +
+        "(discard the guest token instead), anonymous callers UNAUTHENTICATED.",
+    ),
   })
   async signOut(@Ctx() ctx: GraphQLContext): Promise<SignOutPayload> {
     const { value, userErrors } = await withUserErrors(async () => {

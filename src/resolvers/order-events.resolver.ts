@@ -1,5 +1,6 @@
 import { GraphQLError } from "graphql";
 import { Arg, ID, Resolver, Root, type SubscribeResolverData, Subscription } from "type-graphql";
+import { describeOperation } from "../schema/operations.js";
 import { Order, OrderStatusEvent } from "../schema/order.types.js";
 import { ForbiddenError } from "../services/errors.js";
 import type { OrderStatusChangeEvent } from "../services/order/order-events.js";
@@ -28,14 +29,21 @@ async function subscribeToOrderStatus({
 export class OrderEventsResolver {
   @Subscription(() => OrderStatusEvent, {
     subscribe: subscribeToOrderStatus,
-    description:
-      "Status changes of an order, in order, each once. Customers and guest sessions: one of their own orders " +
-      "(orderId required). Staff: any order of the store, or every order of the store without orderId. " +
-      "Anything else: FORBIDDEN. The subscription ends when the connection's token expires.",
+    description: describeOperation(
+      "orderStatusChanged",
+      "Status changes of an order as they commit, in order, each once (over graphql-ws). Customers and guest " +
+        "sessions: one of their own orders (orderId required). Staff: any order of the store, or every order " +
+        "of the store without orderId. Anything else: a FORBIDDEN error. The subscription ends when the " +
+        'connection\'s token expires (close code 4403 "Token expired"): reconnect with a fresh token.',
+    ),
   })
   orderStatusChanged(
     @Root() event: OrderStatusChangeEvent,
-    @Arg("orderId", () => ID, { nullable: true }) _orderId: string | null,
+    @Arg("orderId", () => ID, {
+      nullable: true,
+      description: "The order to follow; staff may omit it to follow every order of the store.",
+    })
+    _orderId: string | null,
   ): OrderStatusEvent {
     return Object.assign(new OrderStatusEvent(), {
       order: Order.from(event.order),

@@ -1,5 +1,6 @@
 /** Order queries and the parts of an order, loaded through the per-request DataLoaders. */
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { describeOperation } from "../schema/operations.js";
 import {
   Order,
   OrderConnection,
@@ -29,32 +30,57 @@ async function orderPayload(fn: () => Promise<OrderRow>): Promise<OrderPayload> 
 export class OrderResolver {
   @Query(() => Order, {
     nullable: true,
-    description:
-      "An order of the caller (its customer or guest session), or any order of the store for staff; null otherwise.",
+    description: describeOperation(
+      "order",
+      "An order by id: one of the caller's (its customer or guest session), or any order of the store for " +
+        "staff; null otherwise.",
+    ),
   })
-  async order(@Arg("id", () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Order | null> {
+  async order(
+    @Arg("id", () => ID, { description: "The order's id." }) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Order | null> {
     const row = await ctx.services.orders.get(ctx, id);
     return row ? Order.from(row) : null;
   }
 
   @Query(() => OrderConnection, {
-    description: "The caller's orders, newest first (customers and guest sessions).",
+    description: describeOperation(
+      "myOrders",
+      "The caller's orders, newest first: a customer's, or those a guest session placed. Anonymous callers " +
+        "get an UNAUTHENTICATED GraphQL error; a bad `first` or cursor is BAD_USER_INPUT.",
+    ),
   })
   async myOrders(
-    @Arg("first", () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
-    @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Arg("first", () => Int, { nullable: true, defaultValue: 20, description: "Page size, 0 to 100." })
+    first: number | null,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: "A cursor from a previous page (pageInfo.endCursor): the orders after it.",
+    })
+    after: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<OrderConnection> {
     return OrderConnection.from(await asQueryResult(() => ctx.services.orders.mine(ctx, { first, after })));
   }
 
   @Query(() => OrderConnection, {
-    description: "Staff: the store's orders, newest first, optionally of one status.",
+    description: describeOperation(
+      "orders",
+      "The store's orders, newest first, optionally only those of one status. Anyone but staff gets a " +
+        "FORBIDDEN GraphQL error; a bad `first` or cursor is BAD_USER_INPUT.",
+    ),
   })
   async orders(
-    @Arg("first", () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
-    @Arg("after", () => String, { nullable: true }) after: string | null,
-    @Arg("status", () => OrderStatus, { nullable: true }) status: OrderStatusValue | null,
+    @Arg("first", () => Int, { nullable: true, defaultValue: 20, description: "Page size, 0 to 100." })
+    first: number | null,
+    @Arg("after", () => String, {
+      nullable: true,
+      description: "A cursor from a previous page (pageInfo.endCursor): the orders after it.",
+    })
+    after: string | null,
+    @Arg("status", () => OrderStatus, { nullable: true, description: "Only orders in this status." })
+    status: OrderStatusValue | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<OrderConnection> {
     return OrderConnection.from(
@@ -63,26 +89,48 @@ export class OrderResolver {
   }
 
   @Mutation(() => OrderPayload, {
-    description:
-      "Cancels an order: its customer (or guest session) while PENDING or CONFIRMED, staff up to PROCESSING. " +
-      "Unpaid: the authorisation is voided; paid: refunded in full. Stock and discount uses come back.",
+    description: describeOperation(
+      "orderCancel",
+      "Cancels an order: its customer (or guest session) while PENDING or CONFIRMED, staff also when ON_HOLD " +
+        "or PROCESSING. Unpaid: the authorisation is voided; paid: what is left of the capture is refunded " +
+        "first. Then stock comes back, discount uses are given back and the order is CANCELLED. The gateway " +
+        "failing or not answering is PAYMENT_FAILED and changes nothing; an order whose payment is being " +
+        "settled right now is INVALID_ORDER_TRANSITION (try again).",
+    ),
   })
   orderCancel(
-    @Arg("orderId", () => ID) orderId: string,
-    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Arg("orderId", () => ID, { description: "The order." }) orderId: string,
+    @Arg("reason", () => String, {
+      nullable: true,
+      description: "Why, up to 500 characters (default: cancelled by the customer / by staff).",
+    })
+    reason: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<OrderPayload> {
     return orderPayload(() => ctx.services.orderCommands.cancel(ctx, orderId, reason));
   }
 
   @Mutation(() => OrderPayload, {
-    description: "Staff: moves an order to PROCESSING, SHIPPED (needs trackingNumber) or DELIVERED.",
+    description: describeOperation(
+      "orderTransition",
+      "Moves an order along fulfilment: CONFIRMED to PROCESSING, PROCESSING to SHIPPED (needs trackingNumber), " +
+        "SHIPPED to DELIVERED. Other statuses have their own operations (orderCancel, orderRefund, " +
+        "orderReviewApprove) and are INVALID_ORDER_TRANSITION here. SHIPPED emails the buyer the tracking number.",
+    ),
   })
   orderTransition(
-    @Arg("orderId", () => ID) orderId: string,
-    @Arg("to", () => OrderStatus) to: OrderStatusValue,
-    @Arg("trackingNumber", () => String, { nullable: true }) trackingNumber: string | null,
-    @Arg("carrier", () => String, { nullable: true }) carrier: string | null,
+    @Arg("orderId", () => ID, { description: "The order." }) orderId: string,
+    @Arg("to", () => OrderStatus, { description: "PROCESSING, SHIPPED or DELIVERED." }) to: OrderStatusValue,
+    @Arg("trackingNumber", () => String, {
+      nullable: true,
+      description: "Required to ship; up to 100 characters. Stored only with SHIPPED.",
+    })
+    trackingNumber: string | null,
+    @Arg("carrier", () => String, {
+      nullable: true,
+      description: "The carrier, up to 100 characters. Stored only with SHIPPED.",
+    })
+    carrier: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<OrderPayload> {
     return orderPayload(() =>
@@ -91,20 +139,39 @@ export class OrderResolver {
   }
 
   @Mutation(() => OrderPayload, {
-    description:
-      "Staff: refunds a paid order in full or in part: by amount (minor units; default everything left), or by " +
-      "lines, optionally restocking their units. A full refund of a DELIVERED order makes it REFUNDED.",
+    description: describeOperation(
+      "orderRefund",
+      "Gives money back on a paid order (CONFIRMED, PROCESSING, SHIPPED or DELIVERED), in full or in part: by " +
+        "amount, or by lines (each line's total, tax included, shared over its units), optionally restocking " +
+        "those units. The gateway refunds first; only then is it recorded, so a failing gateway " +
+        "(PAYMENT_FAILED) changes nothing and a retry never refunds twice. A full refund of a DELIVERED order " +
+        "makes it REFUNDED; other orders keep their status with paymentStatus REFUNDED or PARTIALLY_REFUNDED.",
+    ),
   })
   orderRefund(
-    @Arg("orderId", () => ID) orderId: string,
-    @Arg("amount", () => Int, { nullable: true }) amount: number | null,
-    @Arg("reason", () => String, { nullable: true }) reason: string | null,
-    @Arg("lines", () => [RefundLineInput], { nullable: true }) lines: RefundLineInput[] | null,
-    @Arg("restock", () => Boolean, { nullable: true }) restock: boolean | null,
+    @Arg("orderId", () => ID, { description: "The order." }) orderId: string,
+    @Arg("amount", () => Int, {
+      nullable: true,
+      description:
+        "Minor units to give back, 1 to what is left; default: the given lines' share, or everything left.",
+    })
+    amount: number | null,
+    @Arg("reason", () => String, { nullable: true, description: "Why, up to 500 characters." })
+    reason: string | null,
+    @Arg("lines", () => [RefundLineInput], {
+      nullable: true,
+      description: "Lines and units refunded (each unit at most once over all refunds).",
+    })
+    lines: RefundLineInput[] | null,
+    @Arg("restock", () => Boolean, {
+      nullable: true,
+      description: "Put the refunded lines' units back on hand (default false).",
+    })
+    restock: boolean | null,
     @Arg("idempotencyKey", () => String, {
       nullable: true,
       description:
-        "Reused on retries; without it, an identical request is taken as a retry of the same refund.",
+        "Up to 200 characters, reused on retries; without it, an identical request is taken as a retry of the same refund.",
     })
     idempotencyKey: string | null,
     @Ctx() ctx: GraphQLContext,
@@ -114,7 +181,7 @@ export class OrderResolver {
     );
   }
 
-  @FieldResolver(() => [OrderLine])
+  @FieldResolver(() => [OrderLine], { description: "What was bought, as sold, by SKU." })
   async lines(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<OrderLine[]> {
     const rows = await ctx.loaders.orderLines.load(order.id);
     return rows.map((r) => OrderLine.from(r, order.currencyCode));
@@ -127,36 +194,46 @@ export class OrderResolver {
     return rows.map((r) => OrderStatusChange.from(r, staff));
   }
 
-  @FieldResolver(() => [Payment])
+  @FieldResolver(() => [Payment], { description: "The order's payments (one per checkout), oldest first." })
   async payments(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<Payment[]> {
     return (await ctx.loaders.orderPayments.load(order.id)).map(Payment.from);
   }
 
-  @FieldResolver(() => [Refund])
+  @FieldResolver(() => [Refund], { description: "Money given back on the order, oldest first." })
   async refunds(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<Refund[]> {
     return (await ctx.loaders.orderRefunds.load(order.id)).map((r) => Refund.from(r, order.currencyCode));
   }
 
   @Mutation(() => OrderPayload, {
-    description:
-      "Staff: approves an order held for review (ON_HOLD): the authorisation is captured and the order confirmed. " +
-      "Errors: INVALID_ORDER_TRANSITION (not on hold, or being processed), PAYMENT_FAILED.",
+    description: describeOperation(
+      "orderReviewApprove",
+      "Approves an order held for review (ON_HOLD): the authorisation is captured and the order CONFIRMED. A " +
+        "capture the gateway refuses cancels the order (PAYMENT_FAILED); a gateway that does not answer leaves " +
+        "it on hold (PAYMENT_FAILED, try again). Not ON_HOLD, or being settled right now: INVALID_ORDER_TRANSITION.",
+    ),
   })
   orderReviewApprove(
-    @Arg("orderId", () => ID) orderId: string,
+    @Arg("orderId", () => ID, { description: "An order ON_HOLD." }) orderId: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<OrderPayload> {
     return orderPayload(() => ctx.services.reviews.approve(ctx, orderId));
   }
 
   @Mutation(() => OrderPayload, {
-    description:
-      "Staff: rejects an order held for review: the authorisation is voided and the order cancelled (stock and " +
-      "discount uses back). Errors: INVALID_ORDER_TRANSITION, PAYMENT_FAILED.",
+    description: describeOperation(
+      "orderReviewReject",
+      "Rejects an order held for review: the authorisation is voided and the order CANCELLED (stock and " +
+        "discount uses come back). A gateway that does not answer leaves it on hold (PAYMENT_FAILED, try " +
+        "again). Not ON_HOLD, or being settled right now: INVALID_ORDER_TRANSITION.",
+    ),
   })
   orderReviewReject(
-    @Arg("orderId", () => ID) orderId: string,
-    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Arg("orderId", () => ID, { description: "An order ON_HOLD." }) orderId: string,
+    @Arg("reason", () => String, {
+      nullable: true,
+      description: 'Why, kept in the order\'s history (first 500 characters; default "review rejected").',
+    })
+    reason: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<OrderPayload> {
     return orderPayload(() => ctx.services.reviews.reject(ctx, orderId, reason));
@@ -164,7 +241,8 @@ export class OrderResolver {
 
   @FieldResolver(() => OrderRisk, {
     nullable: true,
-    description: "Staff only (null for others): the fraud verdict.",
+    description:
+      "Staff only (null for others): the fraud rules' verdict and reasons; null too when no rule matched.",
   })
   risk(@Root() order: Order, @Ctx() ctx: GraphQLContext): OrderRisk | null {
     const risk = order.record.risk as {
@@ -191,7 +269,10 @@ export class OrderResolver {
     return ctx.services.reviews.deadlineOf(payment?.authorizedAt ?? null);
   }
 
-  @FieldResolver(() => ShippingMethod, { nullable: true })
+  @FieldResolver(() => ShippingMethod, {
+    nullable: true,
+    description: "The shipping method chosen at checkout, as it is now.",
+  })
   async shippingMethod(@Root() order: Order, @Ctx() ctx: GraphQLContext): Promise<ShippingMethod | null> {
     const id = order.record.shippingMethodId;
     const method = id ? await ctx.loaders.shippingMethodById.load(id) : null;

@@ -7,13 +7,15 @@ import type { GraphQLContext } from "./context.js";
 
 @Resolver(() => Product)
 export class ProductFieldsResolver {
-  @FieldResolver(() => [ProductVariant])
+  @FieldResolver(() => [ProductVariant], {
+    description: "The product's variants, in the order they were created.",
+  })
   async variants(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<ProductVariant[]> {
     const rows = await ctx.loaders.variantsByProductId.load(product.id);
     return rows.map((v) => ProductVariant.from(v));
   }
 
-  @FieldResolver(() => PriceRange)
+  @FieldResolver(() => PriceRange, { description: "The lowest and highest price among its variants." })
   async priceRange(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<PriceRange> {
     const rows = await ctx.loaders.variantsByProductId.load(product.id);
     return PriceRange.of(priceRangeOf(product.record, rows), product.record.currency);
@@ -22,7 +24,7 @@ export class ProductFieldsResolver {
 
 @Resolver(() => ProductVariant)
 export class ProductVariantFieldsResolver {
-  @FieldResolver(() => Product)
+  @FieldResolver(() => Product, { description: "The product this variant belongs to." })
   async product(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): Promise<Product> {
     const row = await ctx.loaders.productById.load(variant.record.productId);
     // The composite foreign key makes this impossible; say so loudly if it ever happens.
@@ -35,7 +37,10 @@ export class ProductVariantFieldsResolver {
     return isStaff(ctx.caller) ? variant.record.stockOnHand : null;
   }
 
-  @FieldResolver(() => Int, { nullable: true, description: "Units reserved for pending orders. Staff only." })
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: "Units reserved for pending orders and cart holds. Staff only: null for others.",
+  })
   reserved(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): number | null {
     return isStaff(ctx.caller) ? variant.record.reserved : null;
   }

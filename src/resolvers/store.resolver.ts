@@ -1,21 +1,34 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from "type-graphql";
+import { describeOperation } from "../schema/operations.js";
 import { Store, StorePayload, StoreSettingsInput } from "../schema/store.types.js";
 import type { GraphQLContext } from "./context.js";
 import { withUserErrors } from "./payload.js";
 
 @Resolver(() => Store)
 export class StoreResolver {
-  @Query(() => Store, { description: "The store this request is for (x-store header, else the default)." })
+  @Query(() => Store, {
+    description: describeOperation(
+      "store",
+      "The store this request is for: the `x-store` header (WebSocket: connectionParams.store) names it by " +
+        "handle; without one, the default store (DEFAULT_STORE, else the oldest). An unknown handle fails the " +
+        "whole request with STORE_NOT_FOUND.",
+    ),
+  })
   store(@Ctx() ctx: GraphQLContext): Store {
     return Store.from(ctx.store);
   }
 
   @Mutation(() => StorePayload, {
-    description:
-      "Staff (owner or admin): changes the store's settings. Errors: INVALID_INPUT; FORBIDDEN for others.",
+    description: describeOperation(
+      "storeSettingsUpdate",
+      "Changes the store's settings: the reservation policy and hold time, and the fraud rules (given, they " +
+        "replace every rule). Omitted fields keep their value. This instance applies them at once, others " +
+        "within 30 seconds (their store cache).",
+    ),
   })
   async storeSettingsUpdate(
-    @Arg("input", () => StoreSettingsInput) input: StoreSettingsInput,
+    @Arg("input", () => StoreSettingsInput, { description: "The settings to change." })
+    input: StoreSettingsInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<StorePayload> {
     const { value, userErrors } = await withUserErrors(() =>

@@ -9,13 +9,13 @@ type DiscountTypeValue = keyof typeof DiscountType;
 
 @ObjectType({ description: "A discount code of the store (staff view)." })
 export class Discount {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The discount's id, for discountUpdate." })
   id: string;
 
   @Field(() => String, { description: "Upper-case; shoppers may type it in any case." })
   code: string;
 
-  @Field(() => DiscountType)
+  @Field(() => DiscountType, { description: "What the code gives." })
   type: DiscountTypeValue;
 
   @Field(() => Int, {
@@ -42,7 +42,10 @@ export class Discount {
   @Field(() => Int, { nullable: true, description: "Uses per customer (or guest email); null = unlimited." })
   perCustomerLimit: number | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: "Inclusive: valid from this instant on; null = no start.",
+  })
   validFrom: Date | null;
 
   @Field(() => Date, { nullable: true, description: "Exclusive: expired from this instant on." })
@@ -54,13 +57,13 @@ export class Discount {
   @Field(() => Boolean, { description: "May be used together with other combinable codes." })
   combinable: boolean;
 
-  @Field(() => Boolean)
+  @Field(() => Boolean, { description: "Switched on; an inactive code gives nothing (DISCOUNT_INACTIVE)." })
   isActive: boolean;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When it was created; `discounts` lists in this order." })
   createdAt: Date;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When it was last changed." })
   updatedAt: Date;
 
   static from(d: DiscountRecord, currency: string): Discount {
@@ -97,7 +100,7 @@ export class DiscountInput {
   })
   code: string;
 
-  @Field(() => DiscountType)
+  @Field(() => DiscountType, { description: "What the code gives." })
   type: DiscountTypeValue;
 
   @Field(() => Int, {
@@ -114,38 +117,64 @@ export class DiscountInput {
   @Field(() => Int, { nullable: true, description: "BUY_X_GET_Y only: Y (>= 1)." })
   getQty?: number | null;
 
-  @Field(() => Int, { nullable: true, description: "Minimum subtotal of the eligible items (minor units)." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "Minimum subtotal of the eligible items before discounts (minor units, >= 1); null = none.",
+  })
   minOrderAmount?: number | null;
 
-  @Field(() => Int, { nullable: true, description: "null = unlimited; not below the uses already made." })
+  @Field(() => Int, {
+    nullable: true,
+    description: ">= 1, or null = unlimited; not below the uses already made.",
+  })
   maxUses?: number | null;
 
-  @Field(() => Int, { nullable: true, description: "null = unlimited." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "Uses per customer (guests: per email), >= 1; null = unlimited.",
+  })
   perCustomerLimit?: number | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, {
+    nullable: true,
+    description: "Inclusive start; null = valid at once. Year 1970 to 9999.",
+  })
   validFrom?: Date | null;
 
-  @Field(() => Date, { nullable: true, description: "Exclusive; must be after validFrom." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "Exclusive end; must be after validFrom. Null = no end.",
+  })
   validUntil?: Date | null;
 
-  @Field(() => [ID], { nullable: true, description: "Products of this store; null = every product." })
+  @Field(() => [ID], {
+    nullable: true,
+    description: "1 to 1000 products of this store; null = every product (an empty list is refused).",
+  })
   applicableProductIds?: string[] | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: false })
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description: "May count together with other combinable codes on one cart.",
+  })
   combinable?: boolean | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: true })
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: true,
+    description: "Switched on (gives its discount).",
+  })
   isActive?: boolean | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "What discountCreate and discountUpdate answered." })
 export class DiscountPayload extends Payload {
-  @Field(() => Discount, { nullable: true })
+  @Field(() => Discount, { nullable: true, description: "The discount as stored; null on userErrors." })
   discount: Discount | null;
 }
 
-@ObjectType("DiscountConnection")
+@ObjectType("DiscountConnection", { description: "A page of the store's discount codes, oldest first." })
 export class DiscountConnection extends Connection("Discount", Discount) {
   static from(page: Page<DiscountRecord>, currency: string): DiscountConnection {
     const pageInfo = Object.assign(new PageInfo(), {

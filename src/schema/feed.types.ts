@@ -47,16 +47,19 @@ export class StoreEvent {
   @Field(() => ID, { description: "Unique and increasing per store: dedupe and order by it." })
   id: string;
 
-  @Field(() => StoreEventType)
+  @Field(() => StoreEventType, { description: "What happened." })
   type: StoreEventTypeValue;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When it happened." })
   at: Date;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, {
+    nullable: true,
+    description: "The order concerned, for ORDER_* and REVIEW_EXPIRING events.",
+  })
   orderId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The variant concerned, for STOCK_STATE_CHANGED." })
   variantId: string | null;
 
   @Field(() => JSONScalar, { description: "The event's own fields (amounts in minor units)." })
@@ -67,21 +70,21 @@ export class StoreEvent {
   description: "A variant's sellable stock crossed its low-stock threshold, sold out or came back.",
 })
 export class LowStockAlert {
-  @Field(() => ProductVariant)
+  @Field(() => ProductVariant, { description: "The variant, as it is now." })
   variant: ProductVariant;
 
-  @Field(() => StockState)
+  @Field(() => StockState, { description: "Its stock state before." })
   from: StockStateValue;
 
-  @Field(() => StockState)
+  @Field(() => StockState, { description: "Its stock state now." })
   to: StockStateValue;
 
   @Field(() => Int, { description: "Units that can still be sold (on hand minus reserved)." })
   available: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "The variant's low-stock threshold." })
   threshold: number;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the stock changed." })
   at: Date;
 }

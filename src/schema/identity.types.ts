@@ -10,23 +10,32 @@ export const StaffRole = { OWNER: "OWNER", ADMIN: "ADMIN", STAFF: "STAFF" } as c
   StaffRoleValue,
   StaffRoleValue
 >;
-registerEnumType(StaffRole, { name: "StaffRole" });
+registerEnumType(StaffRole, {
+  name: "StaffRole",
+  description:
+    "What a staff member may do. Every role may use the staff operations; some need OWNER or ADMIN.",
+  valuesConfig: {
+    OWNER: { description: "Owns the store; may also change its settings (storeSettingsUpdate)." },
+    ADMIN: { description: "Runs the store; may also change its settings (storeSettingsUpdate)." },
+    STAFF: { description: "Works in the store: catalog, stock, discounts, shipping, tax and orders." },
+  },
+});
 
 @ObjectType({ description: "A shopper with an account in this store." })
 export class Customer {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The customer's id." })
   id: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "Sign-in email, trimmed and lower-case; unique in the store." })
   email: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Null when not given." })
   firstName: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Null when not given." })
   lastName: string | null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the account was registered." })
   createdAt: Date;
 
   static from(c: CustomerRecord): Customer {
@@ -36,16 +45,16 @@ export class Customer {
 
 @ObjectType({ description: "Someone who runs the store." })
 export class StaffUser {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The staff member's id." })
   id: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "Sign-in email." })
   email: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "Display name." })
   name: string;
 
-  @Field(() => StaffRole)
+  @Field(() => StaffRole, { description: "What this staff member may do." })
   role: StaffRoleValue;
 
   static from(s: StaffRecord): StaffUser {
@@ -53,51 +62,77 @@ export class StaffUser {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "What guestSessionCreate answered." })
 export class GuestSessionPayload extends Payload {
-  @Field(() => String, { nullable: true, description: "Bearer token of the new guest session." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Bearer token of the new guest session, for this store only; it lives JWT_TTL_SECONDS (7 days by default). " +
+      "Send it as `authorization: Bearer <token>`.",
+  })
   token: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "What customerRegister and customerLogin answered." })
 export class CustomerAuthPayload extends Payload {
-  @Field(() => String, { nullable: true, description: "Bearer token of the signed-in customer." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Bearer token of the signed-in customer, for this store only (JWT_TTL_SECONDS, 7 days by default); " +
+      "null when signing in failed. It stops working at signOut.",
+  })
   token: string | null;
 
-  @Field(() => Customer, { nullable: true })
+  @Field(() => Customer, {
+    nullable: true,
+    description: "The signed-in customer; null when signing in failed.",
+  })
   customer: Customer | null;
 
   @Field(() => Cart, {
     nullable: true,
-    description: "The customer's open cart, with the guest cart (guestCartId) merged into it.",
+    description:
+      "The customer's open cart, with the guest cart (guestCartId) merged into it when that worked; null when " +
+      "the customer has no open cart.",
   })
   cart: Cart | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "What staffLogin answered." })
 export class StaffAuthPayload extends Payload {
-  @Field(() => String, { nullable: true, description: "Bearer token of the signed-in staff member." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Bearer token of the signed-in staff member, for this store only (JWT_TTL_SECONDS); null when signing in failed.",
+  })
   token: string | null;
 
-  @Field(() => StaffUser, { nullable: true })
+  @Field(() => StaffUser, {
+    nullable: true,
+    description: "The signed-in staff member; null when signing in failed.",
+  })
   staff: StaffUser | null;
 }
 
-@InputType()
+@InputType({ description: "A new customer account." })
 export class CustomerRegisterInput {
-  @Field(() => String)
+  @Field(() => String, { description: "Sign-in email; stored trimmed and lower-case, unique in the store." })
   email: string;
 
   @Field(() => String, { description: "8 to 200 characters." })
   password: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "At most 100 characters." })
   firstName?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "At most 100 characters." })
   lastName?: string | null;
 
-  @Field(() => ID, { nullable: true, description: "A guest cart of this shopper to take over." })
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "A guest cart to take over; send the guest session's token (Authorization) that owns it with the request.",
+  })
   guestCartId?: string | null;
 }
 

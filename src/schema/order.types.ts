@@ -71,28 +71,28 @@ registerEnumType(PaymentStatus, {
 
 @ObjectType({ description: "A line of an order, as it was sold (a snapshot taken at checkout)." })
 export class OrderLine {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The line's id, for orderRefund's lines." })
   id: string;
 
   @Field(() => ID, { description: "The variant sold (it may have changed or gone since)." })
   variantId: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "The product's name when it was sold." })
   productName: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "The variant's title when it was sold." })
   variantTitle: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "The variant's SKU when it was sold." })
   sku: string;
 
-  @Field(() => JSONScalar, { nullable: true })
+  @Field(() => JSONScalar, { nullable: true, description: "The variant's option values when it was sold." })
   attributes: Record<string, string> | null;
 
   @Field(() => JSONScalar, { nullable: true, description: "{ giftWrap, personalization } when set." })
   customOptions: Record<string, unknown> | null;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "Units sold." })
   quantity: number;
 
   @Field(() => Money, { description: "Price per unit charged." })
@@ -131,7 +131,7 @@ export class OrderLine {
 
 @ObjectType({ description: "What an order costs: subtotal - discount + shipping + tax = total, always." })
 export class OrderCost {
-  @Field(() => Money)
+  @Field(() => Money, { description: "Sum of the lines' subtotals (unit price × quantity)." })
   subtotal: Money;
 
   @Field(() => Money, { description: "Merchandise discounts." })
@@ -146,7 +146,7 @@ export class OrderCost {
   @Field(() => Money, { description: "The part of `tax` charged on shipping." })
   shippingTax: Money;
 
-  @Field(() => Money)
+  @Field(() => Money, { description: "What the buyer pays: subtotal - discount + shipping + tax." })
   total: Money;
 
   @Field(() => Money, { description: "Given back so far." })
@@ -174,7 +174,7 @@ export class OrderStatusChange {
   })
   from: OrderStatusValue | null;
 
-  @Field(() => OrderStatus)
+  @Field(() => OrderStatus, { description: "The status the order moved to." })
   to: OrderStatusValue;
 
   @Field(() => String, {
@@ -182,10 +182,13 @@ export class OrderStatusChange {
   })
   actor: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why, when known (e.g. "payment captured", a cancel reason).',
+  })
   reason: string | null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the move happened." })
   at: Date;
 
   static from(row: OrderHistoryRow, staffView: boolean): OrderStatusChange {
@@ -201,28 +204,28 @@ export class OrderStatusChange {
 
 @ObjectType({ description: "A payment of an order (its card authorisation and capture)." })
 export class Payment {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The payment's id." })
   id: string;
 
-  @Field(() => PaymentStatus)
+  @Field(() => PaymentStatus, { description: "Where this payment stands." })
   status: PaymentStatusValue;
 
   @Field(() => String, { description: "The gateway: stripe, or test in embedded mode." })
   gateway: string;
 
-  @Field(() => Money, { description: "Authorised." })
+  @Field(() => Money, { description: "The amount asked for authorisation: the order's total." })
   amount: Money;
 
-  @Field(() => Money)
+  @Field(() => Money, { description: "Taken so far." })
   captured: Money;
 
-  @Field(() => Money)
+  @Field(() => Money, { description: "Given back so far." })
   refunded: Money;
 
   @Field(() => String, { nullable: true, description: "The gateway's reason, when it was declined." })
   declineCode: string | null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the payment was started (at checkout)." })
   createdAt: Date;
 
   static from(row: PaymentRecord): Payment {
@@ -243,26 +246,31 @@ export const RefundStatus = { PENDING: "PENDING", SUCCEEDED: "SUCCEEDED", FAILED
 registerEnumType(RefundStatus, {
   name: "RefundStatus",
   description: "Where a refund stands at the gateway.",
+  valuesConfig: {
+    PENDING: { description: "Asked of the gateway; not confirmed yet." },
+    SUCCEEDED: { description: "The gateway gave the money back." },
+    FAILED: { description: "The gateway refused; nothing was given back." },
+  },
 });
 
 @ObjectType({ description: "Money given back on an order." })
 export class Refund {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The refund's id." })
   id: string;
 
-  @Field(() => Money)
+  @Field(() => Money, { description: "The amount given back." })
   amount: Money;
 
-  @Field(() => RefundStatus)
+  @Field(() => RefundStatus, { description: "Where it stands at the gateway." })
   status: keyof typeof RefundStatus;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The reason staff gave; null when none." })
   reason: string | null;
 
   @Field(() => Int, { description: "Units put back on hand." })
   restockedUnits: number;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the refund was asked for." })
   createdAt: Date;
 
   static from(row: RefundRecord, currency: string): Refund {
@@ -279,46 +287,49 @@ export class Refund {
 
 @ObjectType({ description: "An order: what was bought, at what prices, where it goes, and where it stands." })
 export class Order {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The order's id." })
   id: string;
 
   @Field(() => String, { description: "The number shown to the buyer (unique in the store)." })
   number: string;
 
-  @Field(() => OrderStatus)
+  @Field(() => OrderStatus, { description: "Where the order is in its life." })
   status: OrderStatusValue;
 
-  @Field(() => PaymentStatus)
+  @Field(() => PaymentStatus, { description: "Where the order's money stands." })
   paymentStatus: PaymentStatusValue;
 
-  @Field(() => String)
+  @Field(() => String, { description: "ISO 4217 code of every amount of the order." })
   currencyCode: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "Where the confirmation and status emails go." })
   email: string | null;
 
-  @Field(() => OrderCost)
+  @Field(() => OrderCost, { description: "What the order costs, as charged at checkout." })
   cost: OrderCost;
 
-  @Field(() => Address, { nullable: true })
+  @Field(() => Address, { nullable: true, description: "Where it ships." })
   shippingAddress: Address | null;
 
-  @Field(() => Address, { nullable: true })
+  @Field(() => Address, {
+    nullable: true,
+    description: "The billing address (the shipping address unless given).",
+  })
   billingAddress: Address | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The carrier's tracking number, set when SHIPPED." })
   trackingNumber: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: "The carrier, when staff gave one on shipping." })
   carrier: string | null;
 
   @Field(() => String, { nullable: true, description: "Why it was cancelled, when it was." })
   cancelReason: string | null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the order was placed." })
   createdAt: Date;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the order last changed." })
   updatedAt: Date;
 
   record: OrderRow;
@@ -344,7 +355,7 @@ export class Order {
   }
 }
 
-@ObjectType("OrderConnection")
+@ObjectType("OrderConnection", { description: "A page of orders, newest first." })
 export class OrderConnection extends Connection("Order", Order) {
   static from(page: Page<OrderRow>): OrderConnection {
     const pageInfo = Object.assign(new PageInfo(), {
@@ -361,18 +372,18 @@ export class OrderConnection extends Connection("Order", Order) {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: "What an order mutation answered." })
 export class OrderPayload extends Payload {
-  @Field(() => Order, { nullable: true })
+  @Field(() => Order, { nullable: true, description: "The order after the change; null on userErrors." })
   order: Order | null;
 }
 
 @ObjectType({ description: "A line whose price rose since it was added to the cart." })
 export class PriceChange {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The cart line." })
   lineId: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: "Its variant." })
   variantId: string;
 
   @Field(() => Money, { description: "The price captured when the line was added." })
@@ -445,10 +456,10 @@ export class CheckoutPayload extends Payload {
 
 @InputType({ description: "Units of one order line to refund." })
 export class RefundLineInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: "An OrderLine of this order." })
   lineId: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: "Units to refund: 1 to the line's units not refunded yet." })
   quantity: number;
 }
 
@@ -457,22 +468,36 @@ export class OrderStatusEvent {
   @Field(() => Order, { description: "The order as it is now." })
   order: Order;
 
-  @Field(() => OrderStatus, { nullable: true })
+  @Field(() => OrderStatus, {
+    nullable: true,
+    description: "The status before; null when the order was just placed.",
+  })
   from: OrderStatusValue | null;
 
-  @Field(() => OrderStatus)
+  @Field(() => OrderStatus, { description: "The status now." })
   to: OrderStatusValue;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: "When the change happened." })
   at: Date;
 }
 
 export const FraudVerdict = { ACCEPT: "ACCEPT", REVIEW: "REVIEW", REJECT: "REJECT" } as const;
-registerEnumType(FraudVerdict, { name: "FraudVerdict", description: "What the store's fraud rules said." });
+registerEnumType(FraudVerdict, {
+  name: "FraudVerdict",
+  description: "What the store's fraud rules said.",
+  valuesConfig: {
+    ACCEPT: { description: "No rule matched: the payment was captured as usual." },
+    REVIEW: {
+      description:
+        "Only REVIEW rules matched: the order was held ON_HOLD, authorised but not captured, for staff.",
+    },
+    REJECT: { description: "A REJECT rule matched: the authorisation was voided and the order cancelled." },
+  },
+});
 
 @ObjectType({ description: "Staff only: the fraud rules' verdict on an order, and why." })
 export class OrderRisk {
-  @Field(() => FraudVerdict)
+  @Field(() => FraudVerdict, { description: "What the rules decided." })
   verdict: keyof typeof FraudVerdict;
 
   @Field(() => [String], { description: "One reason per rule that matched." })

@@ -21,19 +21,19 @@ registerEnumType(ReservationPolicy, {
 
 @ObjectType({ description: "A shop: its own catalog, customers, carts and orders." })
 export class Store {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The store's id." })
   id: string;
 
   @Field(() => String, { description: "What clients send in the x-store header." })
   handle: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: "The store's display name." })
   name: string;
 
   @Field(() => String, { description: "ISO 4217 code every price of the store is in." })
   currencyCode: string;
 
-  @Field(() => ReservationPolicy)
+  @Field(() => ReservationPolicy, { description: "When the store holds stock for a shopper." })
   reservationPolicy: ReservationPolicyValue;
 
   @Field(() => Int, {
@@ -66,19 +66,21 @@ registerEnumType(FraudAction, {
 
 @InputType({ description: "A fraud rule on an amount (minor units)." })
 export class FraudAmountRuleInput {
-  @Field(() => Int)
+  @Field(() => Int, {
+    description: "Minor units of the store currency, 0 to 1,000,000,000; matches above it.",
+  })
   amount: number;
 
-  @Field(() => FraudAction)
+  @Field(() => FraudAction, { description: "What happens to an order the rule matches." })
   action: keyof typeof FraudAction;
 }
 
 @InputType({ description: "A fraud rule on a count within the rules' window." })
 export class FraudCountRuleInput {
-  @Field(() => Int)
+  @Field(() => Int, { description: "0 to 100,000; the rule matches above it." })
   count: number;
 
-  @Field(() => FraudAction)
+  @Field(() => FraudAction, { description: "What happens to an order the rule matches." })
   action: keyof typeof FraudAction;
 }
 
@@ -114,25 +116,34 @@ export class FraudRulesInput {
 
   @Field(() => Int, {
     nullable: true,
-    description: "The window of the counting rules, minutes (default 60).",
+    description: "The window of the counting rules in minutes, 1 to 43,200 (default 60).",
   })
   windowMinutes?: number | null;
 }
 
 @InputType({ description: "Store settings to change; omitted fields keep their value." })
 export class StoreSettingsInput {
-  @Field(() => ReservationPolicy, { nullable: true })
+  @Field(() => ReservationPolicy, {
+    nullable: true,
+    description: "When stock is held for shoppers: at checkout (the default) or from add-to-cart.",
+  })
   reservationPolicy?: ReservationPolicyValue | null;
 
-  @Field(() => Int, { nullable: true, description: "1 to 1440." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "Minutes a cart holds stock after its last change under the CART policy: 1 to 1440.",
+  })
   cartHoldMinutes?: number | null;
 
-  @Field(() => FraudRulesInput, { nullable: true })
+  @Field(() => FraudRulesInput, {
+    nullable: true,
+    description: "Replaces every fraud rule (see FraudRulesInput).",
+  })
   fraudRules?: FraudRulesInput | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "What storeSettingsUpdate answered." })
 export class StorePayload extends Payload {
-  @Field(() => Store, { nullable: true })
+  @Field(() => Store, { nullable: true, description: "The store with its new settings; null on userErrors." })
   store: Store | null;
 }

@@ -1,6 +1,8 @@
 /**
  * Once per `npm test`: a PostgreSQL (DATABASE_URL, else an embedded one in a temp dir) with a migrated
  * template database. Each test file clones its own database from the template (see test-app.ts).
+ * Also a directory where the test clients record the error codes mutations answered with; teardown
+ * fails the run when one is not declared in src/schema/mutation-errors.ts (error-pairs-report.ts).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,6 +13,7 @@ import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { runMigrations } from "../../src/db/migrate.js";
+import { reportErrorPairs } from "./error-pairs-report.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,6 +21,8 @@ declare module "vitest" {
     pgTemplate: string;
     runId: string;
     redisUrl: string | undefined;
+    /** Where error-recorder.ts writes the (mutation, code) pairs it sees. */
+    errorPairsDir: string;
   }
 }
 
@@ -62,8 +67,15 @@ export default async function setup(project: TestProject) {
   project.provide("pgTemplate", template);
   project.provide("runId", runId);
   project.provide("redisUrl", process.env.REDIS_URL || undefined);
+  const errorPairsDir = await mkdtemp(path.join(tmpdir(), "cartograph-error-pairs-"));
+  project.provide("errorPairsDir", errorPairsDir);
 
   return async () => {
+    try {
+      await reportErrorPairs(errorPairsDir);
+    } finally {
+      await rm(errorPairsDir, { recursive: true, force: true });
+    }
     const leftovers = await admin<{ datname: string }[]>`
       select datname from pg_database where datname like ${`cartograph_%_${runId}%`}`;
     for (const { datname } of leftovers) {

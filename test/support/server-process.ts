@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type RecordableResponse, recordErrorCodes } from "./error-recorder.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -188,9 +189,12 @@ export async function postGraphQL<T = Record<string, unknown>>(
     signal: AbortSignal.timeout(20_000),
   });
   const text = await res.text();
+  let body: RecordableResponse;
   try {
-    return { status: res.status, ...(JSON.parse(text) as object) };
+    body = JSON.parse(text) as RecordableResponse;
   } catch {
     return { status: res.status, errors: [{ message: `non-JSON response: ${text.slice(0, 200)}` }] };
   }
+  recordErrorCodes(query, body);
+  return { status: res.status, ...(body as object) };
 }

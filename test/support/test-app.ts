@@ -14,6 +14,7 @@ import { createLogger } from "../../src/logger.js";
 import type { PaymentGateway } from "../../src/payments/index.js";
 import { type Runtime, startRuntime } from "../../src/runtime.js";
 import type { NotificationTransport } from "../../src/services/notifications/notification-transport.js";
+import { recordErrorCodes } from "./error-recorder.js";
 import { withDatabase } from "./global-setup.js";
 
 export const TEST_PASSWORD_COST = { logN: 12, r: 8, p: 1 };
@@ -137,6 +138,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     } catch {
       throw new Error(`non-JSON response ${res.status}: ${text.slice(0, 200)}`);
     }
+    recordErrorCodes(query, body);
     return { status: res.status, data: body.data, errors: body.errors, headers: res.headers };
   };
   return {

@@ -5,6 +5,7 @@
  */
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { recordErrorCodes } from "./error-recorder.js";
 
 export interface WsResult<T = Record<string, unknown>> {
   data?: T | null;
@@ -88,7 +89,10 @@ export async function openWs(
               last = value as WsResult;
             },
             error: (error) => resolve(asResult(error) as never),
-            complete: () => resolve((last ?? {}) as never),
+            complete: () => {
+              recordErrorCodes(query, last ?? {});
+              resolve((last ?? {}) as never);
+            },
           },
         );
       });
@@ -107,6 +111,7 @@ export async function openWs(
         { query, variables },
         {
           next: (value) => {
+            recordErrorCodes(query, value as WsResult);
             events.push(value as WsResult);
             notify();
           },
