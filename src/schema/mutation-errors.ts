@@ -38,11 +38,12 @@ const CUSTOMER_ONLY: readonly FieldErrorCode[] = ["UNAUTHENTICATED", "FORBIDDEN"
 const STAFF_ONLY: readonly FieldErrorCode[] = ["FORBIDDEN"];
 
 /**
- * A cart write (CartService.write): the cart id names no cart of the caller (NOT_FOUND), the cart is
- * no longer open (CART_NOT_ACTIVE), and, in a store that holds stock from add-to-cart, the cart could
- * not hold its lines again after its hold ran out (INSUFFICIENT_STOCK).
+ * A cart write (CartService.write): the cart id names no cart of the caller (NOT_FOUND), or the cart
+ * is no longer open (CART_NOT_ACTIVE). A write that asks for no more units never fails for stock,
+ * even in a store that holds stock from add-to-cart (cart-holds.ts); those that do list
+ * INSUFFICIENT_STOCK themselves.
  */
-const CART_WRITE = [E.NOT_FOUND, E.CART_NOT_ACTIVE, E.INSUFFICIENT_STOCK] as const;
+const CART_WRITE = [E.NOT_FOUND, E.CART_NOT_ACTIVE] as const;
 
 /** Adding lines (cartCreate, cartLinesAdd, savedItemMoveToCart): CartService.applyAdds and its checks. */
 const LINE_ADDS = [
@@ -88,7 +89,7 @@ export const MUTATION_ERRORS = {
   cartCreate: codes([...LINE_ADDS, E.RATE_LIMITED], SHOPPER_ONLY),
   cartLinesAdd: codes([...LINE_ADDS, ...CART_WRITE], SHOPPER_ONLY),
   cartLinesUpdate: codes(
-    [E.INVALID_INPUT, ...CART_WRITE, E.VARIANT_UNAVAILABLE, E.CART_LIMIT_REACHED],
+    [E.INVALID_INPUT, ...CART_WRITE, E.VARIANT_UNAVAILABLE, E.INSUFFICIENT_STOCK, E.CART_LIMIT_REACHED],
     SHOPPER_ONLY,
   ),
   cartLinesRemove: codes([E.INVALID_INPUT, ...CART_WRITE], SHOPPER_ONLY),

@@ -122,6 +122,30 @@ describe("reserve at add-to-cart", () => {
     expect(await reservedOf(p.variantId)).toBe(4);
   });
 
+  it("never refuses a change that asks for no more stock, after its hold ran out and the stock sold", async () => {
+    const p = await productWithStock(t.app, store, 4);
+    const guest = await createGuest(t.app, store);
+    const cart = okCart(
+      await api.create(guest.token, { lines: [{ variantId: p.variantId, quantity: 3 }] }),
+    );
+    await t.app.runtime.database.db
+      .update(inventoryReservations)
+      .set({ expiresAt: sql`now() - interval '1 minute'` })
+      .where(eq(inventoryReservations.cartId, cart.id));
+    await t.app.runtime.services.cartLifecycle.sweep();
+    // Someone else takes 3 of the 4 while this cart holds nothing.
+    const other = await createGuest(t.app, store);
+    okCart(await api.create(other.token, { lines: [{ variantId: p.variantId, quantity: 3 }] }));
+    // An email, a smaller quantity: nothing more is asked of the stock, so nothing is refused.
+    okCart(await api.setEmail(guest.token, cart.id, "holds@example.com"));
+    expect(await holdsOf(cart.id)).toEqual([{ variantId: p.variantId, quantity: 1 }]);
+    okCart(await api.update(guest.token, cart.id, [{ lineId: cart.lines[0]!.id, quantity: 2 }]));
+    // Asking for more than is left is still refused, naming what there is.
+    const more = await api.add(guest.token, cart.id, [{ variantId: p.variantId, quantity: 1 }]);
+    expect(more.userErrors.map((e) => [e.code, e.available])).toEqual([["INSUFFICIENT_STOCK", 1]]);
+    expect(await reservedOf(p.variantId)).toBe(4);
+  });
+
   it("moves holds with a merge on sign-in", async () => {
     const p = await productWithStock(t.app, store, 6);
     const guest = await createGuest(t.app, store);

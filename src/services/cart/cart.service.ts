@@ -21,6 +21,7 @@ import {
 } from "../errors.js";
 import { heldByCart, holdCartStock } from "../inventory/cart-holds.js";
 import { releaseReservations } from "../inventory/reservations.js";
+import { mergeLines, type StockLine } from "../inventory/stock.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { syncStockGate } from "../inventory/stock-gate.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
@@ -78,6 +79,7 @@ interface Holds {
   storeId: string;
   held: Map<string, number>;
   until: Date;
+  /** "strict": what the change asks for beyond what the cart had must be held, or it is refused. */
   mode: "strict" | "best-effort";
 }
 
@@ -724,7 +726,7 @@ export class CartService {
         written.id,
         written.lines,
         holds.until,
-        holds.mode,
+        holds.mode === "strict" ? askedForMore(cart.lines, written.lines) : new Set(),
       );
       if (result.short.length) {
         throw new UserFacingError(
@@ -927,4 +929,14 @@ function applyMergePlan(draft: CartDraft, plan: MergePlan): void {
       optionsHash: lineOptionsHash(source.customOptions),
     });
   }
+}
+
+/** Variants of which `after` has more units than `before`: what a change asks of the stock. */
+function askedForMore(before: readonly StockLine[], after: readonly StockLine[]): Set<string> {
+  const had = new Map(mergeLines(before).map((l) => [l.variantId, l.quantity]));
+  return new Set(
+    mergeLines(after)
+      .filter((l) => l.quantity > (had.get(l.variantId) ?? 0))
+      .map((l) => l.variantId),
+  );
 }

@@ -19,7 +19,7 @@ import {
 } from "./stock.js";
 
 export interface HoldResult {
-  /** Variants that could not be held in full (strict mode holds nothing new then), with what is left. */
+  /** Variants asked for strictly that could not be held in full (nothing new is held then), with what is left. */
   short: { variantId: string; available: number }[];
   changes: StockStateChange[];
   /** Sellable units after the change, for the flash-sale gate. */
@@ -35,9 +35,11 @@ export async function heldByCart(tx: Tx, storeId: string, cartId: string): Promi
 }
 
 /**
- * Makes the cart hold `wanted` (by variant). `strict`: all or nothing, and `short` says what is missing
- * (the caller refuses the change); `best-effort`: holds what it can (giving a cart back after a failed
- * checkout must not fail).
+ * Makes the cart hold `wanted` (by variant). A variant in `strictFor` (the shopper asked for more of
+ * it) is all or nothing: when it is short, nothing new is held and `short` says what is left (the
+ * caller refuses the change). Every other variant holds what it can: a change that asks for no more
+ * (an email, a smaller quantity, a cart given back after a failed checkout) is never refused because
+ * a hold that ran out could not be taken again.
  */
 export async function holdCartStock(
   tx: Tx,
@@ -45,7 +47,7 @@ export async function holdCartStock(
   cartId: string,
   wanted: readonly StockLine[],
   until: Date,
-  mode: "strict" | "best-effort",
+  strictFor: ReadonlySet<string>,
 ): Promise<HoldResult> {
   const held = await heldByCart(tx, storeId, cartId);
   const want = new Map(mergeLines(wanted).map((l) => [l.variantId, l.quantity]));
@@ -61,12 +63,13 @@ export async function holdCartStock(
     if (delta < 0) less.push({ variantId, quantity: -delta });
     if (delta > 0) {
       const room = Math.max(0, v?.available ?? 0);
-      if (room < delta) short.push({ variantId, available: room + (held.get(variantId) ?? 0) });
-      const take = mode === "strict" ? delta : Math.min(delta, room);
+      const strict = strictFor.has(variantId);
+      if (strict && room < delta) short.push({ variantId, available: room + (held.get(variantId) ?? 0) });
+      const take = strict ? delta : Math.min(delta, room);
       if (take > 0) more.push({ variantId, quantity: take });
     }
   }
-  if (mode === "strict" && short.length) return { ...NONE, short };
+  if (short.length) return { ...NONE, short };
   const released = less.length ? await moveStock(tx, storeId, "release", less, locked) : null;
   const reserved = more.length ? await moveStock(tx, storeId, "reserve", more, locked) : null;
   if (reserved?.refused.length) throw new Error("stock moved under lock");
