@@ -67,8 +67,11 @@ export class CartCost {
   @Field(() => Money, { description: "Shipping charged (after FREE_SHIPPING codes)." })
   shipping: Money;
 
-  @Field(() => Money)
+  @Field(() => Money, { description: "All tax, on lines and shipping: Σ lines' `tax` + `shippingTax`." })
   tax: Money;
+
+  @Field(() => Money, { description: "The part of `tax` charged on shipping." })
+  shippingTax: Money;
 
   @Field(() => Money)
   total: Money;
