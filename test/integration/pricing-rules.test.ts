@@ -417,3 +417,62 @@ describe("README pricing rules", () => {
     it(example.title, () => runExample(example));
   }
 });
+
+/** A small deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number): (n: number) => number {
+  let a = seed;
+  return (n) => {
+    a = (a + 0x6d2b79f5) | 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return Math.floor((((x ^ (x >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+describe("CartLine.tax", () => {
+  it("adds up, with cost.shippingTax, to cost.tax exactly, whatever the lines, codes and shipping", async () => {
+    const price = (amount: number): Price => ({ amount, text: "" });
+    const prices = [1999, 333, 1, 4567, 12, 250, 7777];
+    const names = prices.map((_, i) => `P${i}`);
+    for (let seed = 1; seed <= 8; seed++) {
+      const pick = random(seed);
+      const run = new ExampleRun(t.app, await createStore(t.app));
+      await run.start();
+      const setup: Statement[] = [
+        ...prices.map((amount, i): Statement => ({ kind: "product", name: `P${i}`, price: price(amount) })),
+        { kind: "shipping", rate: price(499), freeOver: null },
+        { kind: "tax", country: "US", region: null, rateBps: 825 },
+        { kind: "tax", country: "US", region: "CA", rateBps: 725 + pick(300) },
+      ];
+      for (const code of ["P10", "F333"] as const) {
+        setup.push({
+          kind: "code",
+          code,
+          type: code === "P10" ? "PERCENTAGE" : "FIXED_AMOUNT",
+          value: code === "P10" ? 10 : 333,
+          buyQty: null,
+          getQty: null,
+          minOrder: null,
+          combinable: true,
+          only: null,
+        });
+      }
+      for (const s of setup) await run.run(s);
+      const chosen = new Set(Array.from({ length: 1 + pick(5) }, () => names[pick(names.length)] as string));
+      await run.run({ kind: "add", lines: [...chosen].map((name) => ({ name, quantity: 1 + pick(7) })) });
+      if (pick(2)) await run.run({ kind: "apply", code: "P10" });
+      if (pick(2)) await run.run({ kind: "apply", code: "F333" });
+      await run.run({ kind: "address", country: "US", region: pick(2) ? "CA" : "NY" });
+      const shipped = pick(2) === 1;
+      if (shipped) await run.run({ kind: "ship" });
+      run.finish();
+      const cart = await run.cart();
+      const lineTax = cart.lines.reduce((sum, l) => sum + l.tax.amount, 0);
+      expect(cart.cost.tax.amount, `seed ${seed}`).toBeGreaterThan(0);
+      expect(lineTax + cart.cost.shippingTax.amount, `seed ${seed}`).toBe(cart.cost.tax.amount);
+      if (!shipped)
+        expect(lineTax, `seed ${seed}: no shipping, so no shipping tax`).toBe(cart.cost.tax.amount);
+      for (const l of cart.lines) expect(l.tax.formatted).toBe(`$${(l.tax.amount / 100).toFixed(2)}`);
+    }
+  });
+});
