@@ -120,6 +120,8 @@ export const stores = pgTable("stores", {
   handle: text("handle").notNull().unique(),
   name: text("name").notNull(),
   currency: text("currency").notNull(),
+  /** BCP 47 tag (canonical form) that money is formatted in for this store's shoppers. */
+  locale: text("locale").notNull().default("en-US"),
   settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
   createdAt: createdAt(),
 });

@@ -233,6 +233,7 @@ export class CartResolver {
       discount: m(totals.discount),
       shipping: m(totals.shipping),
       tax: m(totals.tax),
+      shippingTax: m(totals.shippingTax),
       total: m(totals.total),
     });
   }
@@ -311,6 +312,17 @@ export class CartLineResolver {
   async discountAllocation(@Root() line: CartLine, @Ctx() ctx: GraphQLContext): Promise<Money> {
     const priced = (await ctx.loaders.cartPricing.load(line.cart)).lines.get(line.id);
     return Money.of(priced?.discount ?? 0, line.cart.currency);
+  }
+
+  @FieldResolver(() => Money, {
+    description:
+      "The tax allocated to this line: the cart's tax is computed once on the whole taxable amount and split " +
+      "over the lines (by quantity × unitPrice - discountAllocation) and shipping, largest remainder first, " +
+      "so Σ lines' tax + cost.shippingTax = cost.tax exactly. 0 until the cart has a shipping address.",
+  })
+  async tax(@Root() line: CartLine, @Ctx() ctx: GraphQLContext): Promise<Money> {
+    const priced = (await ctx.loaders.cartPricing.load(line.cart)).lines.get(line.id);
+    return Money.of(priced?.tax ?? 0, line.cart.currency);
   }
 
   @FieldResolver(() => Money, { description: "quantity × unitPrice - discountAllocation (before tax)." })

@@ -7,6 +7,7 @@ import { CheckoutResolver } from "./checkout.resolver.js";
 import { DiscountResolver } from "./discount.resolver.js";
 import { FeedResolver } from "./feed.resolver.js";
 import { IdentityResolver } from "./identity.resolver.js";
+import { MoneyResolver, UserErrorResolver } from "./money.resolver.js";
 import { OrderResolver } from "./order.resolver.js";
 import { OrderEventsResolver } from "./order-events.resolver.js";
 import { ProductFieldsResolver, ProductVariantFieldsResolver } from "./product.resolver.js";
@@ -16,6 +17,8 @@ import { StoreResolver } from "./store.resolver.js";
 // biome-ignore lint/complexity/noBannedTypes: type-graphql takes resolver classes as Function
 export const resolvers: NonEmptyArray<Function> = [
   StoreResolver,
+  MoneyResolver,
+  UserErrorResolver,
   CartResolver,
   CartLineResolver,
   CartShippingResolver,

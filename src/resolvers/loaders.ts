@@ -24,7 +24,7 @@ export function createLoaders(services: Services, ctx: ServiceContext) {
     ),
     /** A cart's prices, warnings and codes, computed once per cart version per request. */
     cartPricing: new DataLoader(
-      (carts: readonly CartRecord[]) => services.cartPricing.priceMany(ctx.store.id, carts),
+      (carts: readonly CartRecord[]) => services.cartPricing.priceMany(ctx.store, carts),
       {
         cacheKeyFn: (cart) => `${cart.id}:${cart.version}`,
       },

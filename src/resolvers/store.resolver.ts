@@ -33,6 +33,7 @@ export class StoreResolver {
   ): Promise<StorePayload> {
     const { value, userErrors } = await withUserErrors(() =>
       ctx.services.stores.updateSettings(ctx, {
+        locale: input.locale,
         reservationPolicy:
           input.reservationPolicy === "CART"
             ? "cart"

@@ -126,9 +126,12 @@ export class CartCost {
 
   @Field(() => Money, {
     description:
-      "Tax of the shipping address's country (or region) rate on subtotal - discount + shipping; 0 without an address.",
+      "All tax, on lines and shipping: Σ lines' `tax` + `shippingTax`. The shipping address's country (or region) rate on subtotal - discount + shipping; 0 without an address.",
   })
   tax: Money;
+
+  @Field(() => Money, { description: "The part of `tax` charged on shipping." })
+  shippingTax: Money;
 
   @Field(() => Money, { description: "subtotal - discount + shipping + tax; never negative." })
   total: Money;

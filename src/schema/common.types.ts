@@ -155,7 +155,11 @@ registerEnumType(ErrorCode, {
 
 export { GraphQLJSON as JSONScalar };
 
-@ObjectType({ description: "An amount in minor units (cents) of a currency." })
+@ObjectType({
+  description:
+    "An amount of money: `amount` in minor units of `currencyCode` (cents for USD, whole yen for JPY), and " +
+    "`formatted` for display. A value without identity: clients cache it inside its parent.",
+})
 export class Money {
   @Field(() => Int, { description: "Minor units, e.g. 1999 = 19.99 USD." })
   amount: number;
@@ -199,14 +203,12 @@ export class UserError {
   @Field(() => Int, { nullable: true, description: "Units available, for stock errors." })
   available?: number | null;
 
-  @Field(() => Int, {
-    nullable: true,
-    description: "An amount the request must reach (minor units), e.g. a discount's minimum order.",
-  })
-  requiredAmount?: number | null;
+  /** `requiredAmount` in minor units of the store's currency; exposed as Money (money.resolver.ts). */
+  requiredMinorUnits?: number | null;
 
   static from(e: UserErrorData): UserError {
-    return Object.assign(new UserError(), e);
+    const { requiredAmount, ...rest } = e;
+    return Object.assign(new UserError(), rest, { requiredMinorUnits: requiredAmount ?? null });
   }
 }
 

@@ -33,6 +33,13 @@ export class Store {
   @Field(() => String, { description: "ISO 4217 code every price of the store is in." })
   currencyCode: string;
 
+  @Field(() => String, {
+    description:
+      'BCP 47 language tag (canonical form, default "en-US") every `Money.formatted` and every message ' +
+      "that names an amount is written in. Staff set it with storeSettingsUpdate.",
+  })
+  locale: string;
+
   @Field(() => ReservationPolicy, { description: "When the store holds stock for a shopper." })
   reservationPolicy: ReservationPolicyValue;
 
@@ -48,6 +55,7 @@ export class Store {
       handle: s.handle,
       name: s.name,
       currencyCode: s.currency,
+      locale: s.locale,
       reservationPolicy: reservation.policy === "cart" ? "CART" : "CHECKOUT",
       cartHoldMinutes: reservation.holdMinutes,
     });
@@ -123,6 +131,15 @@ export class FraudRulesInput {
 
 @InputType({ description: "Store settings to change; omitted fields keep their value." })
 export class StoreSettingsInput {
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'BCP 47 language tag for formatted money, e.g. "en-US", "de-DE", "ja-JP"; stored canonical ' +
+      '("en-gb" becomes "en-GB"). A malformed tag, or one Intl has no number formats for, is INVALID_INPUT ' +
+      'with field ["input", "locale"].',
+  })
+  locale?: string | null;
+
   @Field(() => ReservationPolicy, {
     nullable: true,
     description: "When stock is held for shoppers: at checkout (the default) or from add-to-cart.",

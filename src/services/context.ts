@@ -15,6 +15,8 @@ export interface StoreRef {
   handle: string;
   name: string;
   currency: string;
+  /** BCP 47 tag (canonical) money is formatted in for this store: `Money.formatted` and messages. */
+  locale: string;
   /** The store's own rules (reservation policy, ...); defaults when absent. */
   settings?: StoreSettings;
 }

@@ -30,6 +30,7 @@ import {
   productNotFound,
 } from "./discount-input.js";
 import { ErrorCode, type UserErrorData, UserFacingError, userError } from "./errors.js";
+import { moneyText } from "./money-format.js";
 import { decodeCursor, type Page, type PageArgs, pageSize, toPage } from "./pagination.js";
 import { isUniqueViolation } from "./pg-errors.js";
 import { isUuid, parseId } from "./validation.js";
@@ -85,14 +86,14 @@ export class DiscountService {
         ...cart,
         discounts: [...cart.discounts, { discountId: discount.id, appliedAt }],
       };
-      const { result } = await this.pricing.price(ctx.store.id, withCode, tx);
+      const { result } = await this.pricing.price(ctx.store, withCode, tx);
       const priced = result.discounts.find((d) => d.id === discount.id);
       if (!priced) throw new Error(`pricing lost discount ${discount.id}`);
       if (!priced.applicable) {
         const reason = priced.reason ?? ErrorCode.DISCOUNT_NOT_APPLICABLE;
         throw userError(
           reason,
-          `Code ${discount.code} does not apply: ${reasonText(reason, priced.requiredAmount)}`,
+          `Code ${discount.code} does not apply: ${reasonText(reason, priced.requiredAmount, moneyText(cart.currency, ctx.store.locale))}`,
           {
             field: ["code"],
             ...(priced.requiredAmount === undefined ? {} : { requiredAmount: priced.requiredAmount }),

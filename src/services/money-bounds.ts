@@ -11,6 +11,7 @@
  * Stock is held below MAX_STOCK the same way (a conditional UPDATE refuses the excess).
  */
 import { ErrorCode, userError } from "./errors.js";
+import type { MoneyText } from "./money-format.js";
 
 export const MAX_UNIT_PRICE = 100_000_000;
 export const MAX_ORDER_SUBTOTAL = 500_000_000;
@@ -18,11 +19,11 @@ export const MAX_SHIPPING_RATE = 100_000_000;
 export const MAX_STOCK = 1_000_000_000;
 
 /** Refuses a change that would take a cart (or an order being placed) past the subtotal bound. */
-export function assertOrderSubtotal(subtotal: number, field: string[]): void {
+export function assertOrderSubtotal(subtotal: number, field: string[], money: MoneyText): void {
   if (subtotal > MAX_ORDER_SUBTOTAL) {
     throw userError(
       ErrorCode.CART_LIMIT_REACHED,
-      `A cart may hold at most ${MAX_ORDER_SUBTOTAL} (minor units) of goods; this would make ${subtotal}`,
+      `A cart may hold at most ${money(MAX_ORDER_SUBTOTAL)} of goods; this would make ${money(subtotal)}`,
       { field, requiredAmount: MAX_ORDER_SUBTOTAL },
     );
   }

@@ -5,6 +5,29 @@
  * never divided as a float, so any safe integer is shown exactly.
  */
 
+/** The locale of a store that has not chosen one. */
+export const DEFAULT_LOCALE = "en-US";
+
+/** Longer than any tag a store needs (BCP 47 asks implementations to support at least 35 characters). */
+const MAX_LOCALE_LENGTH = 64;
+
+/**
+ * The canonical form of a BCP 47 language tag ("en-gb" -> "en-GB"), or null when the tag is malformed
+ * or Intl has no number formats for its language (it would silently fall back to another locale).
+ */
+export function canonicalLocale(tag: string): string | null {
+  const trimmed = tag.trim();
+  if (trimmed === "" || trimmed.length > MAX_LOCALE_LENGTH) return null;
+  let canonical: string | undefined;
+  try {
+    [canonical] = Intl.getCanonicalLocales(trimmed);
+  } catch {
+    return null;
+  }
+  if (!canonical || Intl.NumberFormat.supportedLocalesOf([canonical]).length === 0) return null;
+  return canonical;
+}
+
 const formats = new Map<string, Intl.NumberFormat>();
 
 function formatFor(currency: string, locale: string): Intl.NumberFormat {
@@ -19,11 +42,11 @@ function formatFor(currency: string, locale: string): Intl.NumberFormat {
 
 /** Digits after the decimal point in `currency`'s minor unit (0 for JPY, 2 for USD, 3 for KWD). */
 export function minorUnitDigits(currency: string): number {
-  return formatFor(currency, "en-US").resolvedOptions().maximumFractionDigits ?? 2;
+  return formatFor(currency, DEFAULT_LOCALE).resolvedOptions().maximumFractionDigits ?? 2;
 }
 
 /** `1999, "USD"` -> "$19.99"; `1500, "JPY"` -> "¥1,500". */
-export function formatMoney(amount: number, currency: string, locale = "en-US"): string {
+export function formatMoney(amount: number, currency: string, locale = DEFAULT_LOCALE): string {
   if (!Number.isSafeInteger(amount)) throw new RangeError(`amount must be a safe integer, got ${amount}`);
   const format = formatFor(currency, locale);
   const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
@@ -33,4 +56,11 @@ export function formatMoney(amount: number, currency: string, locale = "en-US"):
     digits === 0 ? units : `${units.slice(0, units.length - digits)}.${units.slice(units.length - digits)}`;
   // Intl.NumberFormat formats decimal strings exactly (ES2023 Intl.NumberFormat v3, Node >= 19).
   return format.format((negative ? `-${decimal}` : decimal) as unknown as number);
+}
+
+/** Writes amounts of one currency for one locale: what a message that names money is given. */
+export type MoneyText = (amount: number) => string;
+
+export function moneyText(currency: string, locale: string = DEFAULT_LOCALE): MoneyText {
+  return (amount) => formatMoney(amount, currency, locale);
 }

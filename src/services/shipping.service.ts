@@ -125,7 +125,7 @@ export class ShippingService {
           )
           .orderBy(asc(shippingMethods.rate), asc(shippingMethods.name)),
       ),
-      this.pricing.price(ctx.store.id, cart),
+      this.pricing.price(ctx.store, cart),
     ]);
     const net = pricing.result.totals.subtotal - pricing.result.totals.discount;
     return {

@@ -8,6 +8,7 @@ import { assertStaff } from "./authz.js";
 import type { ServiceContext, StoreRef } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, ForbiddenError, UnknownStoreError, userError } from "./errors.js";
+import { canonicalLocale } from "./money-format.js";
 import {
   type FraudRules,
   NO_FRAUD_RULES,
@@ -21,6 +22,7 @@ const storeColumns = {
   handle: stores.handle,
   name: stores.name,
   currency: stores.currency,
+  locale: stores.locale,
   settings: stores.settings,
 };
 
@@ -29,12 +31,15 @@ function toStoreRef(row: {
   handle: string;
   name: string;
   currency: string;
+  locale: string;
   settings: unknown;
 }): StoreRef {
   return { ...row, settings: parseStoreSettings(row.settings) };
 }
 
 export interface StoreSettingsInput {
+  /** A BCP 47 tag; stored in its canonical form. */
+  locale?: string | null;
   reservationPolicy?: ReservationPolicyName | null;
   cartHoldMinutes?: number | null;
   /** Replaces every fraud rule when given (an omitted rule is off). */
@@ -102,8 +107,14 @@ export class StoreService {
     return row.handle;
   }
 
-  async create(input: { handle: string; name: string; currency: string }): Promise<StoreRef> {
-    const [row] = await this.deps.db.insert(stores).values(input).returning(storeColumns);
+  async create(input: {
+    handle: string;
+    name: string;
+    currency: string;
+    locale?: string;
+  }): Promise<StoreRef> {
+    const values = input.locale === undefined ? input : { ...input, locale: checkLocale(input.locale) };
+    const [row] = await this.deps.db.insert(stores).values(values).returning(storeColumns);
     if (!row) throw new Error("store insert returned nothing");
     return toStoreRef(row);
   }
@@ -126,6 +137,7 @@ export class StoreService {
         field: ["input", "cartHoldMinutes"],
       });
     }
+    const locale = input.locale === undefined || input.locale === null ? null : checkLocale(input.locale);
     const fraud = input.fraudRules ? checkFraudRules({ ...NO_FRAUD_RULES, ...input.fraudRules }) : null;
     // Read-modify-write under the row lock: two staff changing different settings both keep theirs.
     const row = await this.deps.db.transaction(async (tx) => {
@@ -146,7 +158,7 @@ export class StoreService {
       };
       const [updated] = await tx
         .update(stores)
-        .set({ settings: next as unknown as Record<string, unknown> })
+        .set({ settings: next as unknown as Record<string, unknown>, ...(locale ? { locale } : {}) })
         .where(eq(stores.id, ctx.store.id))
         .returning(storeColumns);
       return updated;
@@ -156,6 +168,19 @@ export class StoreService {
     this.remember(store);
     return store;
   }
+}
+
+/** The tag in its canonical form, or INVALID_INPUT when Intl cannot format money in it. */
+function checkLocale(tag: string): string {
+  const locale = canonicalLocale(tag);
+  if (!locale) {
+    throw userError(
+      ErrorCode.INVALID_INPUT,
+      `"${tag.slice(0, 64)}" is not a BCP 47 language tag this server can format money in; use one like en-US, de-DE or ja-JP`,
+      { field: ["input", "locale"] },
+    );
+  }
+  return locale;
 }
 
 /** Fraud rules as given, or INVALID_INPUT naming the first field that makes no sense. */

@@ -31,6 +31,10 @@ describe("money and stock stay representable", () => {
     );
     const big = await api.add(guest.token, cart.id, [{ variantId: p.variants[0]!.id, quantity: 890 }]);
     expect(big.userErrors.map((e) => e.code)).toEqual(["CART_LIMIT_REACHED"]);
+    expect(big.userErrors[0]).toMatchObject({
+      message: "A cart may hold at most $5,000,000.00 of goods; this would make $22,500,000.00",
+      requiredAmount: { amount: 500_000_000, currencyCode: "USD", formatted: "$5,000,000.00" },
+    });
     const still = await api.get(guest.token, cart.id);
     expect(still?.itemCount).toBe(10);
     expect(still?.cost.total.amount).toBe(25_000_000);

@@ -125,9 +125,7 @@ describe("reserve at add-to-cart", () => {
   it("never refuses a change that asks for no more stock, after its hold ran out and the stock sold", async () => {
     const p = await productWithStock(t.app, store, 4);
     const guest = await createGuest(t.app, store);
-    const cart = okCart(
-      await api.create(guest.token, { lines: [{ variantId: p.variantId, quantity: 3 }] }),
-    );
+    const cart = okCart(await api.create(guest.token, { lines: [{ variantId: p.variantId, quantity: 3 }] }));
     await t.app.runtime.database.db
       .update(inventoryReservations)
       .set({ expiresAt: sql`now() - interval '1 minute'` })

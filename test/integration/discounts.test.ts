@@ -27,7 +27,7 @@ interface UserErrorJson {
   code: string;
   message: string;
   field: string[] | null;
-  requiredAmount: number | null;
+  requiredAmount: { amount: number; currencyCode: string; formatted: string } | null;
 }
 interface AppliedJson {
   code: string;
@@ -73,7 +73,7 @@ type DiscountsPage = {
   };
 };
 
-const USER_ERRORS = "userErrors { code message field requiredAmount }";
+const USER_ERRORS = "userErrors { code message field requiredAmount { amount currencyCode formatted } }";
 const CART = `id updatedAt
   lines { id quantity discountAllocation { amount } variant { id } }
   discountCodes { code type amount { amount } applicable reason requiredAmount { amount } }
@@ -308,7 +308,10 @@ describe("cartDiscountCodeApply refusals", () => {
   it("DISCOUNT_MIN_ORDER_NOT_MET carries requiredAmount", async () => {
     const d = await newCode({ type: "FIXED_AMOUNT", value: 500, minOrderAmount: 5000 });
     const error = await expectRefused(d.code, "DISCOUNT_MIN_ORDER_NOT_MET");
-    expect(error.requiredAmount).toBe(5000);
+    expect(error.requiredAmount).toEqual({ amount: 5000, currencyCode: "USD", formatted: "$50.00" });
+    expect(error.message).toBe(
+      `Code ${d.code} does not apply: the eligible items must reach $50.00 before discounts`,
+    );
   });
 
   it("DISCOUNT_NOT_APPLICABLE when no cart product is eligible", async () => {

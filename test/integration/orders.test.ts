@@ -345,6 +345,10 @@ describe("refunds", () => {
     expect(await variant(p.variantId)).toMatchObject({ stockOnHand: 8 });
     const tooMuch = await refund(order.id, { amount: total });
     expect(tooMuch.userErrors.map((e) => [e.code, e.field])).toEqual([["INVALID_INPUT", ["amount"]]]);
+    const left = /^amount must be an integer from 1 to (\d+) \(minor units\): (\S+) is left to refund$/.exec(
+      tooMuch.userErrors[0]?.message ?? "",
+    );
+    expect(left?.[2]).toBe(`$${(Number(left?.[1]) / 100).toFixed(2)}`);
     const tooMany = await refund(order.id, { lines: [{ lineId, quantity: 3 }] });
     expect(tooMany.userErrors.map((e) => e.code)).toEqual(["INVALID_INPUT"]);
     await transition(order.id, "PROCESSING");

@@ -16,9 +16,11 @@ let setup: ShopSetup;
 let guest: TestGuest;
 let variants: string[];
 
+// Money is asked with `formatted` too: the store's locale comes with the request, so it costs no statement.
 const CART_REPLY = `cart { id version: updatedAt itemCount
-  lines { id quantity unitPrice { amount } currentUnitPrice { amount } total { amount } variant { id sku } }
-  cost { subtotal { amount } discount { amount } shipping { amount } tax { amount } total { amount } }
+  lines { id quantity unitPrice { amount formatted } currentUnitPrice { amount } tax { amount formatted }
+    total { amount formatted } variant { id sku } }
+  cost { subtotal { amount } discount { amount } shipping { amount } tax { amount } total { amount formatted } }
   warnings { code } discountCodes { code applicable } }
   userErrors { code message }`;
 
@@ -29,11 +31,12 @@ const UPDATE = `mutation U($cartId: ID!, $lineId: ID!, $quantity: Int!) {
 const REMOVE = `mutation R($cartId: ID!, $lineId: ID!) {
   cartLinesRemove(cartId: $cartId, lineIds: [$lineId]) { ${CART_REPLY} } }`;
 const READ = `query C($id: ID!) { cart(id: $id) {
-  id itemCount lines { id quantity unitPrice { amount } currentUnitPrice { amount } total { amount } variant { id sku product { id name } } }
-  cost { subtotal { amount } total { amount } } warnings { code } } }`;
+  id itemCount lines { id quantity unitPrice { amount formatted } currentUnitPrice { amount } tax { formatted }
+    total { amount } variant { id sku product { id name } } }
+  cost { subtotal { amount } total { amount formatted } } warnings { code message } } }`;
 const PRODUCTS = `query P($first: Int) { products(first: $first) { edges { node {
-  id name priceRange { min { amount } max { amount } }
-  variants { id sku price { amount } inStock } } } } }`;
+  id name priceRange { min { amount formatted } max { amount } }
+  variants { id sku price { amount formatted } inStock } } } } }`;
 const ORDER = `query O($id: ID!) { order(id: $id) {
   id number status paymentStatus cost { total { amount } }
   lines { sku quantity total { amount } } history { from to } payments { status } } }`;
@@ -177,8 +180,14 @@ describe("statement budgets of the hot paths", () => {
 
   it("cart read of 20 lines, with variants and their products", async () => {
     const cartId = await newCart(20);
-    const cached = await measure<{ cart: { itemCount: number } }>(READ, { id: cartId }, guest.token);
+    const cached = await measure<{
+      cart: { itemCount: number; cost: { total: { amount: number; formatted: string } } };
+    }>(READ, { id: cartId }, guest.token);
     expect(cached.data.cart.itemCount).toBe(20);
+    const { total } = cached.data.cart.cost;
+    expect(total.formatted).toBe(
+      `$${(total.amount / 100).toLocaleString("en-US", { minimumFractionDigits: 2 })}`,
+    );
     withinBudget(cached, 1);
   });
 

@@ -13,7 +13,8 @@ export const CART_FIELDS = `
   discountCodes { code applicable reason amount { amount } }
 `;
 
-const USER_ERRORS = "userErrors { code message field variantId available requiredAmount }";
+const USER_ERRORS =
+  "userErrors { code message field variantId available requiredAmount { amount currencyCode formatted } }";
 
 export interface UserErrorShape {
   code: string;
@@ -21,7 +22,7 @@ export interface UserErrorShape {
   field: string[] | null;
   variantId: string | null;
   available: number | null;
-  requiredAmount: number | null;
+  requiredAmount: { amount: number; currencyCode: string; formatted: string } | null;
 }
 
 export interface CartShape {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatMoney, minorUnitDigits } from "../../src/services/money-format.js";
+import { canonicalLocale, formatMoney, minorUnitDigits } from "../../src/services/money-format.js";
 
 describe("formatMoney", () => {
   it("reads integer minor units by the currency's own number of decimals", () => {
@@ -17,5 +17,31 @@ describe("formatMoney", () => {
     expect(formatMoney(0, "USD")).toBe("$0.00");
     expect(formatMoney(123456, "EUR", "de-DE")).toBe("1.234,56\u00a0€");
     expect(() => formatMoney(1.5, "USD")).toThrow(RangeError);
+  });
+});
+
+describe("canonicalLocale", () => {
+  it("answers the canonical form of a tag Intl can format money in", () => {
+    expect(canonicalLocale("en-US")).toBe("en-US");
+    expect(canonicalLocale(" en-gb ")).toBe("en-GB");
+    expect(canonicalLocale("DE-de")).toBe("de-DE");
+    expect(canonicalLocale("ja")).toBe("ja");
+    expect(canonicalLocale("ar-EG-u-nu-latn")).toBe("ar-EG-u-nu-latn");
+  });
+
+  it("refuses malformed tags and languages Intl has no number formats for", () => {
+    for (const tag of [
+      "",
+      "   ",
+      "en_US",
+      "english",
+      "foo bar",
+      "x-private",
+      "xx",
+      "zz-ZZ",
+      "en-".repeat(30),
+    ]) {
+      expect(canonicalLocale(tag), tag).toBeNull();
+    }
   });
 });

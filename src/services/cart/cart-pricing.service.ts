@@ -7,8 +7,10 @@
 import { and, eq, inArray, isNotNull, or, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
 import { discountRedemptions, discounts, shippingMethods, taxRates } from "../../db/schema.js";
+import type { StoreRef } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
 import { ErrorCode } from "../errors.js";
+import { type MoneyText, moneyText } from "../money-format.js";
 import {
   type PricingDiscount,
   type PricingResult,
@@ -41,6 +43,9 @@ export interface CartPricing {
   discounts: Map<string, { code: string; type: PricingDiscount["type"] }>;
 }
 
+/** The store a cart is priced for: its id, and its locale for the amounts in warnings. */
+export type PricingStore = Pick<StoreRef, "id" | "locale">;
+
 type DiscountRow = typeof discounts.$inferSelect;
 type ShippingMethodRow = typeof shippingMethods.$inferSelect;
 
@@ -61,8 +66,8 @@ function toPricingMethod(m: ShippingMethodRow): PricingShippingMethod {
 export class CartPricingService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  async price(storeId: string, cart: CartRecord, db: Executor = this.deps.db): Promise<CartPricing> {
-    const [priced] = await this.priceMany(storeId, [cart], db);
+  async price(store: PricingStore, cart: CartRecord, db: Executor = this.deps.db): Promise<CartPricing> {
+    const [priced] = await this.priceMany(store, [cart], db);
     if (!priced) throw new Error("pricing returned nothing");
     return priced;
   }
@@ -72,10 +77,11 @@ export class CartPricingService {
    * (cart-prefetch.ts) is used as is; only what is missing is loaded, for all carts at once.
    */
   async priceMany(
-    storeId: string,
+    store: PricingStore,
     carts: readonly CartRecord[],
     db: Executor = this.deps.db,
   ): Promise<CartPricing[]> {
+    const storeId = store.id;
     const given = carts.map((c) => prefetchOf(c) ?? {});
     const missing = <T>(pick: (c: CartRecord, p: CartPrefetch) => T[]) => [
       ...new Set(carts.flatMap((c, i) => pick(c, given[i] as CartPrefetch))),
@@ -122,7 +128,7 @@ export class CartPricingService {
       const owner = ownerKey(cart);
       const method =
         p.shippingMethod !== undefined ? p.shippingMethod : methodById.get(cart.shippingMethodId ?? "");
-      return this.priceOne(cart, {
+      return this.priceOne(cart, moneyText(cart.currency, store.locale), {
         variants: (id) => p.variants?.get(id) ?? variants.get(id),
         discount: (id) => p.discounts?.get(id) ?? discountById.get(id),
         customerUses: (id) =>
@@ -133,7 +139,7 @@ export class CartPricingService {
     });
   }
 
-  private priceOne(cart: CartRecord, inputs: PricingLookups): CartPricing {
+  private priceOne(cart: CartRecord, money: MoneyText, inputs: PricingLookups): CartPricing {
     const owner = ownerKey(cart);
     const applied: PricingDiscount[] = [];
     for (const d of cart.discounts) {
@@ -213,7 +219,7 @@ export class CartPricingService {
       if (priceChanged && current !== null) {
         warnings.push({
           code: ErrorCode.PRICE_CHANGED,
-          message: `${variant?.sku ?? "This item"} now costs ${current} (was ${line.unitPrice} when added)`,
+          message: `${variant?.sku ?? "This item"} now costs ${money(current)} (was ${money(line.unitPrice)} when added)`,
           lineId: line.id,
         });
       }
@@ -222,7 +228,7 @@ export class CartPricingService {
       if (!d.applicable && d.reason) {
         warnings.push({
           code: d.reason,
-          message: `Code ${d.code} does not apply: ${reasonText(d.reason, d.requiredAmount)}`,
+          message: `Code ${d.code} does not apply: ${reasonText(d.reason, d.requiredAmount, money)}`,
           lineId: null,
         });
       }
@@ -279,7 +285,8 @@ export function ownerKey(cart: Pick<CartRecord, "customerId" | "email">): string
   return cart.customerId ?? cart.email ?? null;
 }
 
-export function reasonText(reason: ErrorCode, requiredAmount?: number): string {
+/** Why a code does not apply, for a message; `money` writes the minimum order's amount. */
+export function reasonText(reason: ErrorCode, requiredAmount?: number, money?: MoneyText): string {
   switch (reason) {
     case ErrorCode.DISCOUNT_INACTIVE:
       return "it is not active";
@@ -292,7 +299,9 @@ export function reasonText(reason: ErrorCode, requiredAmount?: number): string {
     case ErrorCode.DISCOUNT_CUSTOMER_LIMIT_REACHED:
       return "you have already used it";
     case ErrorCode.DISCOUNT_MIN_ORDER_NOT_MET:
-      return `the eligible items must reach ${requiredAmount ?? 0}`;
+      return requiredAmount === undefined
+        ? "the eligible items do not reach the minimum order"
+        : `the eligible items must reach ${money ? money(requiredAmount) : requiredAmount} before discounts`;
     case ErrorCode.DISCOUNT_NOT_APPLICABLE:
       return "no item in the cart qualifies";
     case ErrorCode.DISCOUNT_NOT_COMBINABLE:

@@ -25,6 +25,7 @@ import { mergeLines, type StockLine } from "../inventory/stock.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { syncStockGate } from "../inventory/stock-gate.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
+import { moneyText } from "../money-format.js";
 import { writeOutboxMany } from "../outbox.js";
 import { parseStoreSettings } from "../store-settings.js";
 import { normalizeEmail, parseId } from "../validation.js";
@@ -180,7 +181,7 @@ export class CartService {
       const draft = new CartDraft(tx, snapshot);
       if (email) draft.set({ email });
       await this.beginHolds(tx, ctx.store, cartId, "strict");
-      if (wanted.length) this.applyAdds(draft, wanted, ["input", "lines"]);
+      if (wanted.length) this.applyAdds(draft, wanted, ["input", "lines"], ctx.store.locale);
       return this.finishWrite(draft);
     });
     await this.afterCommit(ctx.store.id, cart);
@@ -199,7 +200,7 @@ export class CartService {
       ctx,
       cartId,
       async (draft) => {
-        this.applyAdds(draft, wanted, ["lines"]);
+        this.applyAdds(draft, wanted, ["lines"], ctx.store.locale);
         await alsoInTransaction?.(draft.tx);
       },
       { alsoVariants: wanted.map((w) => w.variantId) },
@@ -240,6 +241,7 @@ export class CartService {
       assertOrderSubtotal(
         cart.lines.reduce((sum, l) => sum + l.unitPrice * (next.get(l.id) ?? l.quantity), 0),
         ["lines"],
+        moneyText(cart.currency, ctx.store.locale),
       );
       this.assertStock(
         draft,
@@ -418,6 +420,7 @@ export class CartService {
         handle: stores.handle,
         name: stores.name,
         currency: stores.currency,
+        locale: stores.locale,
         settings: stores.settings,
       })
       .from(stores)
@@ -745,7 +748,7 @@ export class CartService {
     return written;
   }
 
-  private applyAdds(draft: CartDraft, wanted: readonly WantedLine[], field: string[]): void {
+  private applyAdds(draft: CartDraft, wanted: readonly WantedLine[], field: string[], locale: string): void {
     const { cart } = draft;
     const variants = this.sellable(draft);
     const errors: UserErrorData[] = [];
@@ -798,6 +801,7 @@ export class CartService {
       cart.lines.reduce((sum, l) => sum + (prices.get(l.id) ?? l.unitPrice) * (next.get(l.id) ?? 0), 0) +
         inserts.reduce((sum, ins) => sum + ins.variant.price * ins.w.quantity, 0),
       field,
+      moneyText(cart.currency, locale),
     );
     // Stock is checked per variant across all of its option lines in the cart.
     const totals = new Map<string, number>();

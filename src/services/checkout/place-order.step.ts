@@ -39,6 +39,7 @@ import { releaseReservations } from "../inventory/reservations.js";
 import { type LockedVariant, lockVariants, mergeLines, moveStock } from "../inventory/stock.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
+import { moneyText } from "../money-format.js";
 import type { OrderRow } from "../order/transition.js";
 import { writeOutboxMany } from "../outbox.js";
 import type { RedemptionService } from "../redemption.service.js";
@@ -194,7 +195,8 @@ export async function placeOrder(
     shippingMethod: snapshot.shippingMethod,
     ...(sameCountry && snapshot.taxRates ? { taxRates: snapshot.taxRates } : {}),
   });
-  const { result: pricing } = await deps.pricing.price(storeId, repriced, tx);
+  const { result: pricing } = await deps.pricing.price(ctx.store, repriced, tx);
+  const money = moneyText(cart.currency, ctx.store.locale);
   const totals = pricing.totals;
 
   if (pricing.shipping.issue === "SHIPPING_METHOD_UNAVAILABLE") {
@@ -211,7 +213,7 @@ export async function placeOrder(
     .map(
       (d): UserErrorData => ({
         code: d.reason ?? ErrorCode.DISCOUNT_NOT_APPLICABLE,
-        message: `Code ${d.code} no longer applies: ${reasonText(d.reason ?? ErrorCode.DISCOUNT_NOT_APPLICABLE, d.requiredAmount)}; remove it or change the cart`,
+        message: `Code ${d.code} no longer applies: ${reasonText(d.reason ?? ErrorCode.DISCOUNT_NOT_APPLICABLE, d.requiredAmount, money)}; remove it or change the cart`,
         field: ["input", "cartId"],
         ...(d.requiredAmount === undefined ? {} : { requiredAmount: d.requiredAmount }),
       }),
@@ -228,18 +230,18 @@ export async function placeOrder(
         code: ErrorCode.PRICE_CHANGED,
         message:
           priceChanges.length > 0
-            ? `${priceChanges.length} item(s) cost more than when added; the total is now ${totals.total}. Confirm with acceptPriceChanges or expectedTotal`
-            : `The total is now ${totals.total}, not ${input.expectedTotal}`,
+            ? `${priceChanges.length} item(s) cost more than when added; the total is now ${money(totals.total)}. Confirm with acceptPriceChanges or expectedTotal`
+            : `The total is now ${money(totals.total)}, not ${money(input.expectedTotal ?? 0)}`,
         field: ["input", "expectedTotal"],
         requiredAmount: totals.total,
       },
     ]);
   }
-  assertOrderSubtotal(totals.subtotal, ["input", "cartId"]);
+  assertOrderSubtotal(totals.subtotal, ["input", "cartId"], money);
   if (totals.total > MAX_PAYMENT_AMOUNT) {
     throw userError(
       ErrorCode.CART_LIMIT_REACHED,
-      `An order may total at most ${MAX_PAYMENT_AMOUNT} (minor units)`,
+      `An order may total at most ${money(MAX_PAYMENT_AMOUNT)}; this one totals ${money(totals.total)}`,
       {
         field: ["input", "cartId"],
       },

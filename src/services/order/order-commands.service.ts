@@ -22,6 +22,7 @@ import { ErrorCode, type UserErrorData, UserFacingError, userError } from "../er
 import { restock } from "../inventory/reservations.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { syncStockGate } from "../inventory/stock-gate.js";
+import { formatMoney } from "../money-format.js";
 import { writeOutbox, writeOutboxMany } from "../outbox.js";
 import type { RedemptionService } from "../redemption.service.js";
 import type { OrderQueries } from "./order-queries.service.js";
@@ -355,7 +356,7 @@ export class OrderCommands {
       throw userError(
         ErrorCode.INVALID_INPUT,
         refundable > 0
-          ? `amount must be an integer from 1 to ${refundable} (what is left to refund)`
+          ? `amount must be an integer from 1 to ${refundable} (minor units): ${formatMoney(refundable, order.currency, ctx.store.locale)} is left to refund`
           : "Nothing is left to refund",
         { field: ["amount"], requiredAmount: refundable },
       );
