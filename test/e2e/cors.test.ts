@@ -231,6 +231,26 @@ describe.skipIf(skipReason !== "")(`CORS in headless Chromium${skipReason}`, () 
     expect(sent.findIndex((r) => r.method === "POST")).toBeGreaterThan(sent.indexOf(preflight as Received));
   });
 
+  it('refuses credentials: a fetch with credentials: "include" gets no answer it may read', async () => {
+    const result = await page.evaluate(
+      async ({ url, store }) => {
+        try {
+          const res = await fetch(url, {
+            method: "POST",
+            credentials: "include",
+            headers: { "content-type": "application/json", "x-store": store },
+            body: JSON.stringify({ query: "{ __typename }" }),
+          });
+          return { status: res.status };
+        } catch (e) {
+          return { error: String(e) };
+        }
+      },
+      { url: `${allowing.url}?credentials=include`, store: handle },
+    );
+    expect(result).toEqual({ error: expect.stringMatching(/Failed to fetch/) });
+  });
+
   it("lets it subscribe over graphql-ws (WebSocket is not subject to CORS; the token travels in connectionParams)", async () => {
     const guest = await pageFetch(page, allowing.url, GUEST_SESSION, { "x-store": handle });
     const token = guest.body?.data?.guestSessionCreate?.token;
