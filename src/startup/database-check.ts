@@ -9,6 +9,17 @@ import type { Logger } from "../logger.js";
 import { StartupError } from "./startup-error.js";
 
 const CONNECT_TIMEOUT_SECONDS = 5;
+/**
+ * The whole first contact, bounded. postgres.js's connect timeout ends a connection that hangs, but a
+ * port that accepts and then closes without a PostgreSQL reply (a proxy or port forward with nothing
+ * behind it, another service) makes it reconnect forever and start-up would wait with no word.
+ */
+const PROBE_DEADLINE_MS = (CONNECT_TIMEOUT_SECONDS + 2) * 1000;
+
+/** The probe's deadline passed with no PostgreSQL reply. */
+class NoPostgresAnswer extends Error {
+  readonly code = "NO_POSTGRES_ANSWER";
+}
 
 export interface DatabaseTarget {
   host: string;
@@ -87,10 +98,15 @@ function connectionOptions(): postgres.Options<Record<string, never>> {
 
 async function probe(url: string): Promise<void> {
   const sql = postgres(url, connectionOptions());
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoPostgresAnswer()), PROBE_DEADLINE_MS);
+  });
   try {
-    await sql`select 1`;
+    await Promise.race([sql`select 1`, deadline]);
   } finally {
-    await sql.end({ timeout: 1 });
+    clearTimeout(timer);
+    await sql.end({ timeout: 0 });
   }
 }
 
@@ -152,6 +168,16 @@ export function explainDatabaseError(e: unknown, t: DatabaseTarget): unknown {
         `Cannot resolve the PostgreSQL host "${t.host}" (DATABASE_URL): check the host name.`,
         "config",
         "DATABASE_HOST_UNKNOWN",
+      );
+    case "NO_POSTGRES_ANSWER":
+    case "ECONNRESET":
+    case "EPIPE":
+    case "CONNECTION_CLOSED":
+      return new StartupError(
+        `No PostgreSQL answers at ${where}: connections there are accepted but closed without a PostgreSQL reply ` +
+          "(another service on that port, or a proxy or port forward with nothing behind it): check the host and port in DATABASE_URL.",
+        "unavailable",
+        "DATABASE_UNREACHABLE",
       );
     case "CONNECT_TIMEOUT":
     case "ETIMEDOUT":

@@ -17,7 +17,7 @@ export async function warnAboutMissingStores(
     logger.warn(
       { event: "no_store" },
       'No store exists yet, so every request fails with Unknown store "(default)": create the demo stores ' +
-        "with `npm run seed`, or start with SEED_DEMO=true.",
+        "with `npm run seed` (this server sees them at once, no restart), or start with SEED_DEMO=true.",
     );
     return;
   }

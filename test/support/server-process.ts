@@ -21,6 +21,7 @@ export const PORT_SLICES = {
   startupConfig: { from: 47440, to: 47469 },
   connectionReset: { from: 47470, to: 47489 },
   checkoutCrash: { from: 47490, to: 47499 },
+  readmeExamples: { from: 47640, to: 47649 },
   cluster: { from: 47500, to: 47529 },
   twoInstances: { from: 47700, to: 47719 },
 } as const;
