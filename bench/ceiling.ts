@@ -26,6 +26,7 @@ export type CeilingTransaction = (typeof CEILING_TRANSACTIONS)[number];
 export const CEILING_OF: Record<string, CeilingTransaction> = {
   "add-to-cart": "add-to-cart",
   checkout: "checkout",
+  "checkout-fraud": "checkout",
 };
 
 export interface CeilingResult {

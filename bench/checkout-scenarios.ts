@@ -51,15 +51,50 @@ function checkoutOnce(client: GraphQLClient, cart: ReadyCart, key: string): Prom
     .then((res) => outcome(res, checkoutProblem));
 }
 
-export function checkoutScenario(ctx: BenchContext, clients: number): Scenario {
+/**
+ * Every fraud rule on, with thresholds no bench order reaches: each checkout pays for evaluating all of
+ * them (the counts per email, customer, address and card) and is still accepted, so the difference to
+ * `checkout` is what the rules cost an accepted order.
+ */
+const EVERY_RULE_ACCEPTING = `mutation FraudOn {
+  storeSettingsUpdate(input: { fraudRules: {
+    totalAbove: { amount: 1000000000, action: REVIEW },
+    ordersInWindow: { count: 100000, action: REVIEW },
+    failedPaymentsInWindow: { count: 100000, action: REJECT },
+    countryMismatch: REVIEW,
+    firstOrderAbove: { amount: 1000000000, action: REVIEW },
+    windowMinutes: 60 } }) { userErrors { code message } } }`;
+const NO_RULES = `mutation FraudOff {
+  storeSettingsUpdate(input: { fraudRules: {} }) { userErrors { code message } } }`;
+
+async function setFraudRules(client: GraphQLClient, staff: string, on: boolean): Promise<void> {
+  const res = await client.post<{ storeSettingsUpdate: { userErrors: UserErrorShape[] } }>(
+    on ? EVERY_RULE_ACCEPTING : NO_RULES,
+    {},
+    staff,
+  );
+  const problem = res.errors?.[0]?.message ?? res.data?.storeSettingsUpdate.userErrors[0]?.message;
+  if (problem) throw new Error(`storeSettingsUpdate (fraud rules): ${problem}`);
+}
+
+export function checkoutScenario(
+  ctx: BenchContext,
+  clients: number,
+  variant: { fraudRules?: boolean } = {},
+): Scenario {
   const { client, opts } = ctx;
   const details: Record<string, number> = {};
+  const withRules = variant.fraudRules === true;
   return {
-    name: "checkout",
-    operation: "checkoutComplete of a ready 3-line guest cart (pm_card_visa), a fresh cart per call",
+    name: withRules ? "checkout-fraud" : "checkout",
+    operation: withRules
+      ? "checkoutComplete as in checkout, with every fraud rule of the store on (none matching: accepted)"
+      : "checkoutComplete of a ready 3-line guest cart (pm_card_visa), a fresh cart per call",
     details,
     async setup() {
       const staff = await ctx.staffToken();
+      // The store's rules are this scenario's only: set for it, and off again for every other.
+      await setFraudRules(client, staff, withRules);
       const variants = (await ctx.variants()).checkout;
       await raiseStock(client, staff, variants, STOCK_FOR_LOAD);
       const builder = new ReadyCartBuilder(client);
@@ -114,6 +149,7 @@ export function shopperScenario(ctx: BenchContext, clients: number): Scenario {
       "cartShippingAddressUpdate, shippingRates, cartShippingMethodSelect, checkoutComplete",
     async setup() {
       const staff = await ctx.staffToken();
+      await setFraudRules(client, staff, false);
       const variants = (await ctx.variants()).checkout;
       await raiseStock(client, staff, variants, STOCK_FOR_LOAD);
       let flows = 0;

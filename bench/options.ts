@@ -6,7 +6,14 @@ import { parseArgs } from "node:util";
 import { FEED_NAMES, type FeedName } from "./feeds.js";
 
 /** Closed-loop scenarios: run once per client count. */
-export const LOAD_SCENARIOS = ["add-to-cart", "read-cart", "products", "checkout", "shopper"] as const;
+export const LOAD_SCENARIOS = [
+  "add-to-cart",
+  "read-cart",
+  "products",
+  "checkout",
+  "checkout-fraud",
+  "shopper",
+] as const;
 /** Everything --scenarios accepts, in the order a full run takes them. */
 export const SCENARIO_NAMES = [...LOAD_SCENARIOS, "ceiling", "flash-sale", "subscriptions"] as const;
 export type LoadScenarioName = (typeof LOAD_SCENARIOS)[number];

@@ -172,6 +172,8 @@ export function createScenario(name: LoadScenarioName, ctx: BenchContext, client
       return products(ctx, clients);
     case "checkout":
       return checkoutScenario(ctx, clients);
+    case "checkout-fraud":
+      return checkoutScenario(ctx, clients, { fraudRules: true });
     case "shopper":
       return shopperScenario(ctx, clients);
   }
