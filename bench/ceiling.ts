@@ -20,7 +20,12 @@ import { type CpuCores, CpuMeter, type ProcessGroups, readProcessCpuSeconds } fr
 import { createCart, guestToken, mapLimit, raiseStock } from "./shop-api.js";
 
 const SQL_DIR = fileURLToPath(new URL("./sql/", import.meta.url));
-export const CEILING_TRANSACTIONS = ["add-to-cart", "checkout"] as const;
+/**
+ * `checkout-hot-row`: the checkout transaction with every client on the same 3 variants (the first
+ * triple), as in a flash sale of one item: the most orders per second one row can take, since each
+ * waits for the previous one's row lock. The capacity model in the README starts from it.
+ */
+export const CEILING_TRANSACTIONS = ["add-to-cart", "checkout", "checkout-hot-row"] as const;
 export type CeilingTransaction = (typeof CEILING_TRANSACTIONS)[number];
 /** The load scenario whose operation each ceiling bounds. */
 export const CEILING_OF: Record<string, CeilingTransaction> = {
@@ -177,11 +182,11 @@ export async function runCeilings(
     try {
       for (const clients of clientCounts) {
         for (const transaction of CEILING_TRANSACTIONS) {
-          const script = `${transaction}.sql`;
+          const script = transaction === "checkout-hot-row" ? "checkout.sql" : `${transaction}.sql`;
           const variables: Record<string, string | number> =
             transaction === "add-to-cart"
               ? { store_id: store.id, variants: variants.add.length }
-              : { store_id: store.id, triples: triples.length };
+              : { store_id: store.id, triples: transaction === "checkout-hot-row" ? 1 : triples.length };
           log(
             `ceiling ${transaction}: pgbench, ${clients} clients, ${opts.warmupSeconds} s warm-up, ${opts.durationSeconds} s measured`,
           );
