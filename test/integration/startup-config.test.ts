@@ -133,11 +133,13 @@ describe("start-up with a misconfigured DATABASE_URL", () => {
 
   it("says the role may not create the missing database, and how to fix it", async () => {
     const role = `cartograph_nocreate_${randomBytes(3).toString("hex")}`;
-    await admin.unsafe(`create role "${role}" login nocreatedb`);
+    // A password, for servers that ask for one (the embedded PostgreSQL of the fresh-machine path does).
+    const password = randomBytes(12).toString("hex");
+    await admin.unsafe(`create role "${role}" login nocreatedb password '${password}'`);
     try {
       const url = new URL(withDatabase(inject("pgBaseUrl"), scratchDatabase()));
       url.username = role;
-      url.password = "";
+      url.password = password;
       const proc = await start({ DATABASE_URL: url.toString() });
       const line = await failure(proc, 78);
       expect(line).toMatchObject({ code: "DATABASE_MISSING" });
