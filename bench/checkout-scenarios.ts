@@ -105,7 +105,8 @@ export function checkoutScenario(
           return builder.build(cartLines(variants, i), `checkout-${i}@bench.example`);
         });
       let keys = 0;
-      const nextKey = () => `bench-${RUN_TAG}-checkout-${clients}-${keys++}`;
+      const nextKey = () =>
+        `bench-${RUN_TAG}-${withRules ? "checkout-fraud" : "checkout"}-${clients}-${keys++}`;
 
       let total = opts.checkoutCarts;
       if (total === 0) {
