@@ -107,6 +107,32 @@ describe("orderStatusChanged", () => {
     await wsOther.close();
   });
 
+  it("reads an event's order once for all its subscribers, not once per subscriber", async () => {
+    const sockets = await Promise.all(
+      Array.from({ length: 25 }, () => openWs(t.app.wsUrl, { store: store.handle, token: staff.token })),
+    );
+    const subs = sockets.map((ws) => ws.subscribe<Event>(SUB, {}));
+    await new Promise((r) => setTimeout(r, 300));
+    const queries = t.app.runtime.services.orders;
+    const reads = { count: 0 };
+    const original = queries.row.bind(queries);
+    queries.row = (storeId, id) => {
+      reads.count += 1;
+      return original(storeId, id);
+    };
+    try {
+      const { orderId } = await paidOrder();
+      const delivered = await Promise.all(subs.map((sub) => sub.waitFor(1)));
+      expect(delivered.map((e) => e[0]?.data?.orderStatusChanged.order.id)).toEqual(subs.map(() => orderId));
+      // One PENDING -> CONFIRMED event for 25 subscribers: one read of the order.
+      expect(reads.count).toBe(1);
+    } finally {
+      queries.row = original;
+      for (const sub of subs) sub.stop();
+      await Promise.all(sockets.map((ws) => ws.close()));
+    }
+  });
+
   it("refuses a connection with a bad token, and ends one whose token expires", async () => {
     await expect(openWs(t.app.wsUrl, { store: store.handle, token: "not-a-token" })).rejects.toThrow();
     const guest = await createGuest(t.app, store);

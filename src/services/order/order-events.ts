@@ -23,10 +23,26 @@ export interface OrderStatusChangeEvent {
 }
 
 export class OrderEvents {
+  /**
+   * Reads in flight, by store, order and event: every subscriber of one event (a store's staff feed can
+   * have thousands) shares one read of the order instead of sending one statement each.
+   */
+  private readonly reading = new Map<string, Promise<OrderRow | null>>();
+
   constructor(
     private readonly deps: ServiceDeps,
     private readonly queries: OrderQueries,
   ) {}
+
+  private orderOf(storeId: string, orderId: string, eventId: number): Promise<OrderRow | null> {
+    const key = `${storeId}|${orderId}|${eventId}`;
+    let read = this.reading.get(key);
+    if (!read) {
+      read = this.queries.row(storeId, orderId).finally(() => this.reading.delete(key));
+      this.reading.set(key, read);
+    }
+    return read;
+  }
 
   /** FORBIDDEN unless the caller may follow what it asks for; then streams until `signal` aborts. */
   async subscribe(
@@ -47,7 +63,7 @@ export class OrderEvents {
     }
     const subscription = this.deps.infra.pubsub.subscribe(channel, signal);
     await subscription.ready;
-    const queries = this.queries;
+    const orderOf = (orderId: string, eventId: number) => this.orderOf(ctx.store.id, orderId, eventId);
     const storeId = ctx.store.id;
     return {
       async *[Symbol.asyncIterator]() {
@@ -59,8 +75,8 @@ export class OrderEvents {
           if ((lastByOrder.get(message.key) ?? 0) > message.id) continue;
           lastByOrder.set(message.key, message.id);
           if (lastByOrder.size > 10_000) lastByOrder.clear();
-          const order = await queries.get(ctx, message.key);
-          if (!order) continue;
+          const order = await orderOf(message.key, message.id);
+          if (!order || !canSeeOrder(ctx.caller, order)) continue;
           const { from, to, at } = message.payload as {
             from: OrderStatus | null;
             to: OrderStatus;

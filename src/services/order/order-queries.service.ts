@@ -36,11 +36,17 @@ export class OrderQueries {
 
   async get(ctx: ServiceContext, id: string): Promise<OrderRow | null> {
     if (!isUuid(id)) return null;
+    const row = await this.row(ctx.store.id, id.toLowerCase());
+    return row && canSeeOrder(ctx.caller, row) ? row : null;
+  }
+
+  /** The order row whoever asks: callers decide who may see it (canSeeOrder). */
+  async row(storeId: string, id: string): Promise<OrderRow | null> {
     const [row] = await this.deps.db
       .select()
       .from(orders)
-      .where(and(eq(orders.storeId, ctx.store.id), eq(orders.id, id.toLowerCase())));
-    return row && canSeeOrder(ctx.caller, row) ? row : null;
+      .where(and(eq(orders.storeId, storeId), eq(orders.id, id)));
+    return row ?? null;
   }
 
   /** The caller's own orders, newest first (customers; a guest session sees the orders it placed). */
