@@ -519,6 +519,8 @@ export const orders = pgTable(
     index("orders_session_idx").on(t.storeId, t.sessionId, t.createdAt),
     index("orders_cart_idx").on(t.storeId, t.cartId),
     index("orders_email_idx").on(t.storeId, t.email, t.createdAt),
+    /** The fraud rules count orders per client address within a window. */
+    index("orders_client_ip_idx").on(t.storeId, t.clientIp, t.createdAt),
     index("orders_status_idx").on(t.storeId, t.status, t.createdAt),
     // Open orders for recovery and review sweeps. Spelled by the values it excludes: a partial index
     // may not name ON_HOLD in the migration that adds it to the enum.

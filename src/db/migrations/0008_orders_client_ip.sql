@@ -1,0 +1,1 @@
+CREATE INDEX "orders_client_ip_idx" ON "orders" USING btree ("store_id","client_ip","created_at");
