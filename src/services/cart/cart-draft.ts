@@ -6,7 +6,7 @@
  */
 import type { Tx } from "../../db/client.js";
 import type { CatalogVariant } from "../catalog.service.js";
-import type { CartLineRecord, CartRecord } from "./cart.types.js";
+import { type CartLineRecord, type CartRecord, cartRecordOf } from "./cart.types.js";
 import { attachPrefetch, type CartPrefetch, sellableOf } from "./cart-prefetch.js";
 import type { CartSnapshot, DiscountRow, ShippingMethodRow } from "./cart-snapshot.js";
 import {
@@ -121,25 +121,7 @@ export class CartDraft {
     }
 
     const row = applied.cart;
-    const cart: CartRecord = {
-      id: row.id,
-      storeId: row.storeId,
-      customerId: row.customerId,
-      sessionId: row.sessionId,
-      email: row.email,
-      status: row.status,
-      currency: row.currency,
-      shippingAddress: row.shippingAddress,
-      shippingMethodId: row.shippingMethodId,
-      version: row.version,
-      mergedIntoCartId: row.mergedIntoCartId,
-      notices: row.notices,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-      expiresAt: row.expiresAt,
-      lines,
-      discounts: codes,
-    };
+    const cart = cartRecordOf(row, lines, codes);
 
     // What the change made stale is left out (and loaded again when the reply is priced).
     const f = changes.fields;

@@ -25,7 +25,7 @@ import {
   shippingMethods,
 } from "../../db/schema.js";
 import { type CatalogProduct, type CatalogVariant, catalogVariantOf } from "../catalog.service.js";
-import type { CartRecord } from "./cart.types.js";
+import { type CartRecord, cartRecordOf } from "./cart.types.js";
 
 export type DiscountRow = typeof discounts.$inferSelect;
 export type ShippingMethodRow = typeof shippingMethods.$inferSelect;
@@ -153,23 +153,9 @@ function toSnapshot(row: SnapshotRow): CartSnapshot {
     applied.push({ discountId: code.discountId, appliedAt: code.createdAt });
   }
   return {
-    cart: {
-      id: cart.id,
-      storeId: cart.storeId,
-      customerId: cart.customerId,
-      sessionId: cart.sessionId,
-      email: cart.email,
-      status: cart.status,
-      currency: cart.currency,
-      shippingAddress: cart.shippingAddress,
-      shippingMethodId: cart.shippingMethodId,
-      version: cart.version,
-      mergedIntoCartId: cart.mergedIntoCartId,
-      notices: cart.notices,
-      createdAt: cart.createdAt,
-      updatedAt: cart.updatedAt,
-      expiresAt: cart.expiresAt,
-      lines: row.lines.map((json) => {
+    cart: cartRecordOf(
+      cart,
+      row.lines.map((json) => {
         const l = rowFromJson(cartItems, json);
         return {
           id: l.id,
@@ -181,8 +167,8 @@ function toSnapshot(row: SnapshotRow): CartSnapshot {
           createdAt: l.createdAt,
         };
       }),
-      discounts: applied,
-    },
+      applied,
+    ),
     variants,
     products: productsById,
     discounts: discountsById,

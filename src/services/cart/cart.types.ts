@@ -39,6 +39,33 @@ export interface CartRecord {
   discounts: CartDiscountRecord[];
 }
 
+/** A `carts` row with its lines and codes, as the services pass carts around. */
+export function cartRecordOf(
+  row: Omit<CartRecord, "lines" | "discounts">,
+  lines: CartLineRecord[],
+  discounts: CartDiscountRecord[],
+): CartRecord {
+  return {
+    id: row.id,
+    storeId: row.storeId,
+    customerId: row.customerId,
+    sessionId: row.sessionId,
+    email: row.email,
+    status: row.status,
+    currency: row.currency,
+    shippingAddress: row.shippingAddress,
+    shippingMethodId: row.shippingMethodId,
+    version: row.version,
+    mergedIntoCartId: row.mergedIntoCartId,
+    notices: row.notices,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    expiresAt: row.expiresAt,
+    lines,
+    discounts,
+  };
+}
+
 export interface CartLineInput {
   variantId: string;
   quantity: number;
