@@ -204,9 +204,11 @@ describe("checkoutComplete", () => {
     });
     const { guest, cartId } = await readyCart(t.app, setup, [{ variantId: p.variantId, quantity: 3 }]);
     await t.app.runtime.services.discounts.applyCode(serviceContext(store, guest.caller), cartId, code);
+    const declinedKey = `declined-${unique()}`;
     const declined = await checkout(t.app, store, guest.token, {
       cartId,
       paymentMethod: "pm_card_chargeDeclined",
+      idempotencyKey: declinedKey,
     });
     expect(declined.userErrors.map((e) => e.code)).toEqual(["PAYMENT_DECLINED"]);
     expect(declined.userErrors[0]?.message).toMatch(/generic_decline/);
@@ -224,6 +226,15 @@ describe("checkoutComplete", () => {
     expect(cart?.status).toBe("ACTIVE");
     expect(cart?.itemCount).toBe(3);
     expect(cart?.discountCodes.map((c) => c.code)).toEqual([code]);
+    // The declined key again, on the cart that is active again: the same answer, and nothing held.
+    const again = await checkout(t.app, store, guest.token, {
+      cartId,
+      paymentMethod: "pm_card_chargeDeclined",
+      idempotencyKey: declinedKey,
+    });
+    expect(again.order?.id).toBe(declined.order?.id);
+    expect(again.userErrors.map((e) => e.code)).toEqual(["PAYMENT_DECLINED"]);
+    expect(await variantRow(p.variantId)).toMatchObject({ stockOnHand: 4, reserved: 0 });
 
     const paid = await checkout(t.app, store, guest.token, { cartId });
     expect(paid.userErrors).toEqual([]);
