@@ -9,6 +9,7 @@ import type { GraphQLClient, GraphQLResponse } from "./graphql-client.js";
 import type { LoadClient, OpOutcome } from "./load.js";
 import type { Scenario } from "./scenarios.js";
 import {
+  buyer,
   type CatalogVariant,
   type CheckoutPayloadShape,
   checkoutProblem,
@@ -45,22 +46,40 @@ export function cartLines(variants: readonly CatalogVariant[], n: number) {
 /** Idempotency keys of this driver process: unique across runs on a kept database. */
 export const RUN_TAG = randomBytes(6).toString("hex");
 
-function checkoutOnce(client: GraphQLClient, cart: ReadyCart, key: string): Promise<OpOutcome> {
+/** A ready cart and the buyer who checks it out: every cart of the process has a buyer of its own. */
+interface BuyerCart {
+  cart: ReadyCart;
+  who: ReturnType<typeof buyer>;
+}
+let buyers = 0;
+
+function checkoutOnce(
+  client: GraphQLClient,
+  cart: ReadyCart,
+  key: string,
+  who: ReturnType<typeof buyer>,
+): Promise<OpOutcome> {
   return client
-    .post<CheckoutPayloadShape>(Q_CHECKOUT, checkoutVariables(cart.cartId, key), cart.token)
+    .post<CheckoutPayloadShape>(
+      Q_CHECKOUT,
+      checkoutVariables(cart.cartId, key, who.card),
+      cart.token,
+      who.headers,
+    )
     .then((res) => outcome(res, checkoutProblem));
 }
 
 /**
- * Every fraud rule on, with thresholds no bench order reaches: each checkout pays for evaluating all of
- * them (the counts per email, customer, address and card) and is still accepted, so the difference to
- * `checkout` is what the rules cost an accepted order.
+ * Every fraud rule on, with thresholds a merchant would set, none of which a bench buyer (an address,
+ * a card and an email of their own) reaches: each checkout pays for evaluating all of them (the counts
+ * per email, customer, address and card) and is still accepted, so the difference to `checkout` is what
+ * the rules cost an accepted order.
  */
 const EVERY_RULE_ACCEPTING = `mutation FraudOn {
   storeSettingsUpdate(input: { fraudRules: {
     totalAbove: { amount: 1000000000, action: REVIEW },
-    ordersInWindow: { count: 100000, action: REVIEW },
-    failedPaymentsInWindow: { count: 100000, action: REJECT },
+    ordersInWindow: { count: 5, action: REVIEW },
+    failedPaymentsInWindow: { count: 3, action: REJECT },
     countryMismatch: REVIEW,
     firstOrderAbove: { amount: 1000000000, action: REVIEW },
     windowMinutes: 60 } }) { userErrors { code message } } }`;
@@ -100,9 +119,11 @@ export function checkoutScenario(
       const builder = new ReadyCartBuilder(client);
       let made = 0;
       const build = (n: number) =>
-        mapLimit(Array.from({ length: n }), BUILD_CONCURRENCY, () => {
+        mapLimit(Array.from({ length: n }), BUILD_CONCURRENCY, async (): Promise<BuyerCart> => {
           const i = made++;
-          return builder.build(cartLines(variants, i), `checkout-${i}@bench.example`);
+          const b = buyers++;
+          const cart = await builder.build(cartLines(variants, i), `checkout-${RUN_TAG}-${b}@bench.example`);
+          return { cart, who: buyer(b) };
         });
       let keys = 0;
       const nextKey = () =>
@@ -114,7 +135,12 @@ export function checkoutScenario(
         // the pool lasts through the warm-up and the window without building carts during them.
         const probe = await build(clients * 3);
         const started = performance.now();
-        await mapLimit(probe, clients, (cart) => checkoutOnce(client, cart, nextKey()));
+        const outcomes = await mapLimit(probe, clients, (p) =>
+          checkoutOnce(client, p.cart, nextKey(), p.who),
+        );
+        // A failing checkout is fast: calibrating on failures would build a pool for a rate never reached.
+        const failed = outcomes.find((o) => !o.ok);
+        if (failed) throw new Error(`calibration checkout failed: ${failed.error ?? "unknown"}`);
         const rate = probe.length / ((performance.now() - started) / 1000);
         details.calibratedOrdersPerSecond = Math.round(rate * 10) / 10;
         total = Math.ceil(rate * (opts.warmupSeconds + opts.durationSeconds) * POOL_MARGIN) + 2 * clients;
@@ -123,13 +149,13 @@ export function checkoutScenario(
       details.readyCarts = pool.length;
       pool.reverse(); // popped from the end: oldest first
       return Array.from({ length: clients }, (): LoadClient => {
-        let cart: ReadyCart | undefined;
+        let next: BuyerCart | undefined;
         return {
           async prepare() {
-            cart = pool.pop();
-            return cart !== undefined;
+            next = pool.pop();
+            return next !== undefined;
           },
-          op: () => checkoutOnce(client, cart!, nextKey()),
+          op: () => checkoutOnce(client, next!.cart, nextKey(), next!.who),
         };
       });
     },

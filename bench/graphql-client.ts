@@ -29,9 +29,15 @@ export class GraphQLClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: opts.sockets, maxFreeSockets: opts.sockets });
   }
 
-  post<T>(query: string, variables: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>> {
+  post<T>(
+    query: string,
+    variables: Record<string, unknown>,
+    token?: string,
+    extraHeaders?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>> {
     const body = JSON.stringify({ query, variables });
     const headers: Record<string, string | number> = {
+      ...extraHeaders,
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),
       "x-store": this.opts.store,

@@ -57,6 +57,9 @@ function serverEnv(
     RATE_LIMIT_PER_MINUTE: "0",
     // Every checkout and flash-sale buyer is a new guest cart from one IP.
     CARTS_PER_IP_PER_HOUR: "0",
+    // The checkout scenarios send each buyer's own address in X-Forwarded-For, as a load balancer
+    // would: the fraud rules count per client address like they do in production.
+    TRUST_PROXY_HOPS: "1",
     SEED_DEMO: "true",
     DEMO_STAFF_PASSWORD: opts.staffPassword ?? DEFAULT_STAFF_PASSWORD,
     WEB_CONCURRENCY: opts.webConcurrency,

@@ -297,7 +297,23 @@ export class ReadyCartBuilder {
   }
 }
 
-/** The variables of one checkoutComplete of a ready cart. */
-export function checkoutVariables(cartId: string, idempotencyKey: string): Record<string, unknown> {
-  return { input: { cartId, idempotencyKey, paymentMethod: PAYMENT_METHOD } };
+/** The variables of one checkoutComplete of a ready cart; `card` is the TestGateway card it pays with. */
+export function checkoutVariables(
+  cartId: string,
+  idempotencyKey: string,
+  card: string = PAYMENT_METHOD,
+): Record<string, unknown> {
+  return { input: { cartId, idempotencyKey, paymentMethod: card } };
 }
+
+/**
+ * The n-th buyer of a run as the fraud rules see them: a client address of their own (sent in
+ * X-Forwarded-For; the bench server trusts one proxy hop) and a card of their own (the TestGateway's
+ * pm_test_card_<label>). Real traffic comes from many addresses and cards; one address and one card for
+ * every order would make each per-address and per-card count of the rules read every order of the window.
+ */
+export function buyer(n: number): { headers: Record<string, string>; card: string } {
+  const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  return { headers: { "x-forwarded-for": address }, card: `pm_test_card_bench_${RUN_BUYER_TAG}_${n}` };
+}
+const RUN_BUYER_TAG = Math.random().toString(36).slice(2, 8);

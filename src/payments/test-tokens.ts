@@ -19,6 +19,11 @@
  * | pm_test_cancel_unknown                       | authorized                                 | cancel: unknown, nothing cancelled      |
  * | pm_test_refund_fails                         | authorized                                 | refund: failed `charge_disputed`        |
  * | pm_test_refund_unknown                       | authorized                                 | refund: unknown, nothing refunded       |
+ * | pm_test_card_<label>                         | authorized, a card of its own per label    | capture, cancel, refund succeed         |
+ *
+ * Every pm_card_visa is one card (one fingerprint), as in Stripe's test mode. `pm_test_card_<label>`
+ * (label: 1 to 64 letters, digits or `_`) is a distinct card per label, so that load and fraud
+ * tests can have many buyers with cards of their own.
  */
 
 export type TokenAuthorization =
@@ -76,6 +81,10 @@ export const TEST_TOKENS: Readonly<Record<string, TestToken>> = {
   pm_test_refund_unknown: { authorize: authorized, fault: "refund_unknown", stripe: false },
 };
 
+const DISTINCT_CARD = /^pm_test_card_[A-Za-z0-9_]{1,64}$/;
+const distinctCard: TestToken = { authorize: authorized, stripe: false };
+
 export function testToken(token: string): TestToken | null {
-  return Object.hasOwn(TEST_TOKENS, token) ? (TEST_TOKENS[token] ?? null) : null;
+  if (Object.hasOwn(TEST_TOKENS, token)) return TEST_TOKENS[token] ?? null;
+  return DISTINCT_CARD.test(token) ? distinctCard : null;
 }

@@ -168,6 +168,25 @@ describe("fraud review between authorisation and capture", () => {
     );
   });
 
+  it("stops each count at the rule's count + 1: a busy email, address or card costs what the rule needs", async () => {
+    for (let i = 0; i < 4; i++) {
+      expect((await buy({ email: "busy@test.example" })).res.order?.status).toBe("CONFIRMED");
+    }
+    await rules({ ordersInWindow: { count: 1, action: "REVIEW" } });
+    const fifth = await buy({ email: "busy@test.example" });
+    expect(fifth.res.order?.status).toBe("ON_HOLD");
+    const reasons = (await orderRow(fifth.res.order!.id)).risk as { reasons: string[] } | null;
+    // Five orders share the email, the address (127.0.0.1) and the card; each count read two rows.
+    expect(reasons?.reasons).toEqual(
+      expect.arrayContaining([
+        "at least 2 orders by this email in 60 min (more than 1)",
+        "at least 2 orders by this address in 60 min (more than 1)",
+        "at least 2 orders by this card in 60 min (more than 1)",
+      ]),
+    );
+    expect(JSON.stringify(reasons)).not.toMatch(/5 orders/);
+  });
+
   it("reviews a shipping country unlike the billing one, and a big first order", async () => {
     await rules({ countryMismatch: "REVIEW" });
     const mismatch = await buy({ billingCountry: "GB" });

@@ -77,6 +77,21 @@ describe("authorize answers each token of the table", () => {
     expect(fingerprint(a)).not.toBe(fingerprint(c));
   });
 
+  it("gives pm_test_card_<label> a card of its own per label, and refuses a malformed label", async () => {
+    const gateway = new TestGateway();
+    const fingerprint = async (paymentMethod: string) => {
+      const o = await gateway.authorize(order({ paymentMethod }));
+      return o.kind === "authorized" ? o.cardFingerprint : o.kind;
+    };
+    const one = await fingerprint("pm_test_card_buyer_1");
+    expect(one).toMatch(/^[0-9a-f]+$/);
+    expect(await fingerprint("pm_test_card_buyer_1")).toBe(one);
+    expect(await fingerprint("pm_test_card_buyer_2")).not.toBe(one);
+    expect(await fingerprint("pm_test_card_")).toBe("declined");
+    expect(await fingerprint(`pm_test_card_${"x".repeat(65)}`)).toBe("declined");
+    expect(await fingerprint("pm_test_card_a.b")).toBe("declined");
+  });
+
   it("refuses amounts out of bounds: a caller bug, thrown", async () => {
     const gateway = new TestGateway();
     for (const amount of [0, -1, 1.5, 100_000_000, Number.NaN]) {
