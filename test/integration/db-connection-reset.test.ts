@@ -187,9 +187,9 @@ describe("PostgreSQL connections reset under load", () => {
   it("never leaves a pool connection wedged (statements with parameters, in and out of transactions)", {
     timeout: 120_000,
   }, async () => {
-    // The server's own pool settings, with a name to find its backends by. With postgres.js's default
-    // of naming a prepared statement per connection, a few connections came back from this storm
-    // wedged: statements on them waited out connect_timeout and failed, or never returned.
+    // The server's own pool settings (named prepared statements included), with a name to find its
+    // backends by. A connection that came back from this storm wedged would fail every statement
+    // sent to it afterwards (waiting out connect_timeout, or never returning).
     const databaseUrl = await createDatabaseFromTemplate();
     const database = createDatabase(databaseUrl, { poolSize: 10 });
     const name = "cartograph";

@@ -70,8 +70,8 @@ select to_json(c) as cart,
   (select coalesce(json_agg(json_build_array(to_json(v), to_json(p))), '[]')
      from product_variants v join products p on p.store_id = v.store_id and p.id = v.product_id
      where v.store_id = c.store_id
-       and (v.id = any($3::uuid[])
-            or v.id in (select i.variant_id from cart_items i where i.store_id = c.store_id and i.cart_id = c.id))
+       and v.id in (select unnest($3::uuid[])
+                    union select i.variant_id from cart_items i where i.store_id = c.store_id and i.cart_id = c.id)
   ) as variants,
   (select to_json(m) from shipping_methods m
      where m.store_id = c.store_id and m.id = c.shipping_method_id) as method,
@@ -82,6 +82,8 @@ select to_json(c) as cart,
 from carts c`;
 
 const READ = `${SELECT} where c.store_id = $1 and c.id = $2`;
+/** The read of one cart ($1 store, $2 cart, $3 variants also wanted), for tests of its plan. */
+export const CART_SNAPSHOT_READ = READ;
 const LOCK = `${READ} for update of c`;
 /** Several carts of one store at once (no lock): $2 is their ids. */
 const READ_MANY = `${SELECT} where c.store_id = $1 and c.id = any($2::uuid[])`;
