@@ -18,6 +18,7 @@ import { WebhookSignatureError } from "../services/checkout/webhook.service.js";
 import { UnauthenticatedError } from "../services/errors.js";
 import type { Services } from "../services/index.js";
 import { clientIp } from "./client-ip.js";
+import { compiledExecutionGateway } from "./compiled-execution.js";
 import { applyCors } from "./cors.js";
 import { toGraphQLError } from "./errors.js";
 import { BodyTooLargeError, handleGraphQLHttp, readRawBody, sendJsonError } from "./graphql-http.js";
@@ -81,7 +82,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   type CountedContext = GraphQLContext & { [statementsKey]?: StatementCounter };
 
   const apollo = new ApolloServer<GraphQLContext>({
-    schema,
+    // The schema, executed through graphql-jit (compiled-execution.ts).
+    gateway: compiledExecutionGateway(schema),
     // Introspection is switched by our own validation rule (the same for both transports).
     introspection: true,
     hideSchemaDetailsFromClientErrors: !pipeline.introspection,
