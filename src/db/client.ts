@@ -51,7 +51,11 @@ export interface DatabaseOptions {
  *   was off for a while because terminated backends seemed to wedge named statements; a harder storm
  *   (80 terminations in 8 s under 40 workers) leaves a few statements unsettled either way
  *   (postgres.js 3.4.9: 6 of 7,000 with it on, 9 of 5,900 with it off), and the pool answers again
- *   afterwards in both (db-connection-reset.test.ts asserts that last part).
+ *   afterwards in both (db-connection-reset.test.ts asserts that last part). Only statements sent
+ *   through `unsafe` without options are named: drizzle asks for unnamed ones (unless `.prepare()`d),
+ *   and naming those too (about a hundred texts, each described again on every new connection) made
+ *   that test's storm leave a pool connection wedged (CONNECT_TIMEOUT afterwards), although it
+ *   bought 25-50 % on checkout and the shopper flow; the hot paths' own statements are raw for this.
  * - `plan_cache_mode` force_custom_plan: a prepared statement is still planned for its parameters on
  *   every execution, as an unprepared one was. PostgreSQL's default may switch a statement to one
  *   generic plan after five executions, and statements with optional filters (the products page's
