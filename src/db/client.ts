@@ -56,18 +56,17 @@ export interface DatabaseOptions {
  *   and naming those too (about a hundred texts, each described again on every new connection) made
  *   that test's storm leave a pool connection wedged (CONNECT_TIMEOUT afterwards), although it
  *   bought 25-50 % on checkout and the shopper flow; the hot paths' own statements are raw for this.
- * - `plan_cache_mode` force_custom_plan: a prepared statement is still planned for its parameters on
- *   every execution, as an unprepared one was. PostgreSQL's default may switch a statement to one
- *   generic plan after five executions, and statements with optional filters (the products page's
- *   "$3 is null or ...") then get a plan that serves every case badly: a sequential scan and sort of
- *   the store's products, 17 ms instead of 0.7 ms for a page of 5,000 products.
+ * - Plans: PostgreSQL's default (`plan_cache_mode` auto) may settle a named statement on one generic
+ *   plan after five executions, which saves planning each time (the fraud check's seven counts took
+ *   milliseconds to plan). A statement with optional filters ("$3 is null or ...") gets a generic plan
+ *   that serves every case badly, so none of the named statements has one: the products page has a
+ *   text per combination of filters (catalog-scale.test.ts checks their generic plans).
  */
 export const POOL_SETTINGS = {
   idle_timeout: 60,
   connect_timeout: 5,
   keep_alive: 60,
   prepare: true,
-  planCacheMode: "force_custom_plan",
   maxLifetimeSeconds: () => 60 * (30 + Math.floor(Math.random() * 30)),
 } as const;
 
@@ -90,7 +89,6 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
     connection: {
       application_name: opts.replica ? "cartograph-replica" : "cartograph",
       TimeZone: "UTC",
-      plan_cache_mode: POOL_SETTINGS.planCacheMode,
     },
   });
   // Every transaction goes through the guard: see transaction-guard.ts for the driver defect it avoids.

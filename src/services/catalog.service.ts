@@ -61,17 +61,37 @@ export interface ProductPage extends Page<CatalogProduct> {
  * cursor (created_at, id) or nulls, name pattern or null, limit. Sent unnamed, so PostgreSQL plans it
  * with the values at hand and drops the conditions whose parameter is null.
  */
-const PRODUCT_PAGE = `
+const PRODUCT_PAGE_SELECT = `
 select to_json(p) as product,
   (select coalesce(json_agg(json_build_array(to_json(v)) order by v.position, v.created_at, v.id), '[]')
      from product_variants v where v.store_id = p.store_id and v.product_id = p.id) as variants
-from products p
-where p.store_id = $1
-  and ($2::boolean or p.status = 'ACTIVE')
-  and ($3::timestamptz is null or (p.created_at, p.id) > ($3::timestamptz, $4::uuid))
-  and ($5::text is null or lower(p.name) ilike $5::text)
-order by p.created_at, p.id
-limit $6::int`;
+from products p`;
+
+/**
+ * The products page statement for what this page filters on: one text per combination, with no
+ * "$n is null or ..." left in it, so that a generic plan PostgreSQL may settle on for a prepared
+ * statement is as good as a custom one (an optional filter's generic plan scanned and sorted the
+ * store's products). Parameters: the store, then the cursor (created_at, id), then the search pattern,
+ * then the limit, each only when used.
+ */
+const productPageTexts = new Map<string, string>();
+export function productPageStatement(filter: { staff: boolean; cursor: boolean; search: boolean }): string {
+  const key = `${filter.staff}:${filter.cursor}:${filter.search}`;
+  let text = productPageTexts.get(key);
+  if (text === undefined) {
+    const where = ["p.store_id = $1"];
+    let next = 2;
+    if (!filter.staff) where.push("p.status = 'ACTIVE'");
+    if (filter.cursor) {
+      where.push(`(p.created_at, p.id) > ($${next}::timestamptz, $${next + 1}::uuid)`);
+      next += 2;
+    }
+    if (filter.search) where.push(`lower(p.name) ilike $${next++}::text`);
+    text = `${PRODUCT_PAGE_SELECT}\nwhere ${where.join(" and ")}\norder by p.created_at, p.id\nlimit $${next}::int`;
+    productPageTexts.set(key, text);
+  }
+  return text;
+}
 
 export interface CreatedProduct {
   product: CatalogProduct;
@@ -183,19 +203,22 @@ export class CatalogService {
         field: ["query"],
       });
     }
+    const statement = productPageStatement({
+      staff: isStaff(ctx.caller),
+      cursor: cursor !== null,
+      search: text !== "",
+    });
     const params = [
       ctx.store.id,
-      isStaff(ctx.caller),
-      cursor?.at.toISOString() ?? null,
-      cursor?.id ?? null,
-      text ? `%${escapeLike(text)}%` : null,
+      ...(cursor ? [cursor.at.toISOString(), cursor.id] : []),
+      ...(text ? [`%${escapeLike(text)}%`] : []),
       size + 1,
     ];
     const rows =
       size === 0
         ? []
         : ((await this.deps.reads.run(ctx.reads, (db) =>
-            rawSql(db).unsafe(PRODUCT_PAGE, params as never[]),
+            rawSql(db).unsafe(statement, params as never[]),
           )) as unknown as { product: Record<string, unknown>; variants: [Record<string, unknown>][] }[]);
     const variants = new Map<string, CatalogVariant[]>();
     const page = rows.map(({ product: json, variants: list }) => {
