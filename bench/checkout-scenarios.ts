@@ -123,7 +123,7 @@ export function checkoutScenario(
           const i = made++;
           const b = buyers++;
           const cart = await builder.build(cartLines(variants, i), `checkout-${RUN_TAG}-${b}@bench.example`);
-          return { cart, who: buyer(b) };
+          return { cart, who: buyer(b, RUN_TAG) };
         });
       let keys = 0;
       const nextKey = () =>

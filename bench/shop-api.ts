@@ -309,11 +309,10 @@ export function checkoutVariables(
 /**
  * The n-th buyer of a run as the fraud rules see them: a client address of their own (sent in
  * X-Forwarded-For; the bench server trusts one proxy hop) and a card of their own (the TestGateway's
- * pm_test_card_<label>). Real traffic comes from many addresses and cards; one address and one card for
- * every order would make each per-address and per-card count of the rules read every order of the window.
+ * pm_test_card_<label>). Real traffic comes from many addresses and cards; with one of each for every
+ * order, the per-address and per-card rules would hold every order after the first few.
  */
-export function buyer(n: number): { headers: Record<string, string>; card: string } {
+export function buyer(n: number, runTag: string): { headers: Record<string, string>; card: string } {
   const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-  return { headers: { "x-forwarded-for": address }, card: `pm_test_card_bench_${RUN_BUYER_TAG}_${n}` };
+  return { headers: { "x-forwarded-for": address }, card: `pm_test_card_bench_${runTag}_${n}` };
 }
-const RUN_BUYER_TAG = Math.random().toString(36).slice(2, 8);

@@ -47,7 +47,7 @@ export interface DatabaseOptions {
  * - `prepare` on (the driver's default): each statement is parsed once per connection and then only
  *   bound and executed. Off, postgres.js sends every statement with parameters as two round trips
  *   (Parse + Describe, wait, then Bind + Execute) and PostgreSQL parses and plans it every time: the
- *   add-to-cart bench ran 436 ops/s with it off and 525 with it on, checkout 72 and 95 orders/s. It
+ *   checkout bench ran 72 orders/s with it off and 95-143 with it on (add-to-cart: within noise). It
  *   was off for a while because terminated backends seemed to wedge named statements; a harder storm
  *   (80 terminations in 8 s under 40 workers) leaves a few statements unsettled either way
  *   (postgres.js 3.4.9: 6 of 7,000 with it on, 9 of 5,900 with it off), and the pool answers again
@@ -86,10 +86,7 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
     // bigint columns (bigserial ids, counts) come back as JS numbers; ours stay far below 2^53.
     types: { bigint: postgres.BigInt },
     transform: { undefined: null },
-    connection: {
-      application_name: opts.replica ? "cartograph-replica" : "cartograph",
-      TimeZone: "UTC",
-    },
+    connection: { application_name: opts.replica ? "cartograph-replica" : "cartograph", TimeZone: "UTC" },
   });
   // Every transaction goes through the guard: see transaction-guard.ts for the driver defect it avoids.
   const guarded = guardTransactions(pool, closes);

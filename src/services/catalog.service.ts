@@ -56,11 +56,7 @@ export interface ProductPage extends Page<CatalogProduct> {
   variants: Map<string, CatalogVariant[]>;
 }
 
-/*
- * One page of products with their variants. Parameters: store, caller is staff (sees every status),
- * cursor (created_at, id) or nulls, name pattern or null, limit. Sent unnamed, so PostgreSQL plans it
- * with the values at hand and drops the conditions whose parameter is null.
- */
+/** One page of products with their variants; its filters come from `productPageStatement`. */
 const PRODUCT_PAGE_SELECT = `
 select to_json(p) as product,
   (select coalesce(json_agg(json_build_array(to_json(v)) order by v.position, v.created_at, v.id), '[]')
