@@ -5,6 +5,7 @@
  */
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { nameStatements } from "./named-statements.js";
 import * as schema from "./schema.js";
 import { countingSql } from "./statement-counter.js";
 import { type ConnectionCloses, guardTransactions } from "./transaction-guard.js";
@@ -44,18 +45,14 @@ export interface DatabaseOptions {
  * - `connect_timeout` 5 s (driver default 30 s): during an outage a request fails in seconds rather than
  *   holding its client for half a minute; a healthy connect, TLS included, takes milliseconds.
  * - `keep_alive` 60 s (the default, kept on purpose): TCP keepalive for long statements.
- * - `prepare` on (the driver's default): each statement is parsed once per connection and then only
- *   bound and executed. Off, postgres.js sends every statement with parameters as two round trips
- *   (Parse + Describe, wait, then Bind + Execute) and PostgreSQL parses and plans it every time: the
- *   checkout bench ran 72 orders/s with it off and 95-143 with it on (add-to-cart: within noise). It
- *   was off for a while because terminated backends seemed to wedge named statements; a harder storm
- *   (80 terminations in 8 s under 40 workers) leaves a few statements unsettled either way
- *   (postgres.js 3.4.9: 6 of 7,000 with it on, 9 of 5,900 with it off), and the pool answers again
- *   afterwards in both (db-connection-reset.test.ts asserts that last part). Only statements sent
- *   through `unsafe` without options are named: drizzle asks for unnamed ones (unless `.prepare()`d),
- *   and naming those too (about a hundred texts, each described again on every new connection) made
- *   that test's storm leave a pool connection wedged (CONNECT_TIMEOUT afterwards), although it
- *   bought 25-50 % on checkout and the shopper flow; the hot paths' own statements are raw for this.
+ * - `prepare` on, for every statement: each is parsed once per connection and then only bound and
+ *   executed. Unnamed, postgres.js sends a statement with parameters as two round trips (Parse +
+ *   Describe, wait, then Bind + Execute) and PostgreSQL parses and plans it every time. The driver's
+ *   `unsafe` (all of drizzle's statements, and the hot paths' raw ones) asks for unnamed statements,
+ *   so named-statements.ts names them, up to a bound of distinct texts. Named statements made a
+ *   defect of postgres.js 3.4.9 frequent (a terminated backend left its connection wedged for good),
+ *   which scripts/patch-postgres-driver.mjs repairs at install; db-connection-reset.test.ts storms the
+ *   pool with terminations to prove it.
  * - Plans: PostgreSQL's default (`plan_cache_mode` auto) may settle a named statement on one generic
  *   plan after five executions, which saves planning each time (the fraud check's seven counts took
  *   milliseconds to plan). A statement with optional filters ("$3 is null or ...") gets a generic plan
@@ -89,7 +86,7 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
     connection: { application_name: opts.replica ? "cartograph-replica" : "cartograph", TimeZone: "UTC" },
   });
   // Every transaction goes through the guard: see transaction-guard.ts for the driver defect it avoids.
-  const guarded = guardTransactions(pool, closes);
+  const guarded = nameStatements(guardTransactions(pool, closes));
   const sql = opts.countStatements ? countingSql(guarded, opts.replica) : guarded;
   const db = drizzle(sql, { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };

@@ -3,8 +3,8 @@
  *
  * Drizzle rebuilds a statement's SQL text, and maps its parameters and rows, on every call. The few
  * statements that run on every cart write and read are constant text sent straight to the driver, and
- * do more work each (one statement instead of several); everything else stays on drizzle. They run as
- * named prepared statements (drizzle's do not: see `prepare` in client.ts). Inside a transaction the client is the
+ * do more work each (one statement instead of several); everything else stays on drizzle. Like
+ * drizzle's, they run as named prepared statements (see `prepare` in client.ts). Inside a transaction the client is the
  * transaction's own connection (with the transaction guard around it), so a hand-written statement and
  * drizzle ones share the transaction.
  *

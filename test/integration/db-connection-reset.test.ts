@@ -20,6 +20,12 @@ import { createDatabaseFromTemplate } from "../support/test-app.js";
 
 const WORKERS = 40;
 const TERMINATIONS = 6;
+/**
+ * The pool-level storm is harsher: every backend of the pool terminated 30 times, every 100-300 ms.
+ * On postgres.js 3.4.9 as released, with named statements, it left connections wedged in 6 of 6 runs
+ * (scripts/patch-postgres-driver.mjs says why and repairs it).
+ */
+const STORM_TERMINATIONS = 30;
 
 const ADD = `mutation A($cartId: ID!, $lines: [CartLineInput!]!) {
   cartLinesAdd(cartId: $cartId, lines: $lines) { cart { id itemCount } userErrors { code message } }
@@ -221,10 +227,10 @@ describe("PostgreSQL connections reset under load", () => {
     try {
       const workers = Array.from({ length: 40 }, (_, w) => work(w));
       await new Promise((r) => setTimeout(r, 300));
-      for (let i = 0; i < TERMINATIONS; i++) {
+      for (let i = 0; i < STORM_TERMINATIONS; i++) {
         await admin`select pg_terminate_backend(pid) from pg_stat_activity
           where application_name = ${name} and datname = ${dbName} and pid <> pg_backend_pid()`;
-        await new Promise((r) => setTimeout(r, 300 + Math.random() * 300));
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
       }
       stop = true;
       await Promise.all(workers);
