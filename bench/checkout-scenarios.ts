@@ -167,6 +167,9 @@ interface StepResult<T> {
   problem?: string;
 }
 
+/** Setups of the shopper flow so far: a soak after a shopper run must not reuse that run's keys. */
+let shopperSetups = 0;
+
 export function shopperScenario(ctx: BenchContext, clients: number): Scenario {
   const { client } = ctx;
   return {
@@ -180,6 +183,7 @@ export function shopperScenario(ctx: BenchContext, clients: number): Scenario {
       const variants = (await ctx.variants()).checkout;
       await raiseStock(client, staff, variants, STOCK_FOR_LOAD);
       let flows = 0;
+      const setupNo = ++shopperSetups;
       return Array.from(
         { length: clients },
         (): LoadClient => ({
@@ -280,7 +284,7 @@ export function shopperScenario(ctx: BenchContext, clients: number): Scenario {
             const order = await step<CheckoutPayloadShape>(
               "checkoutComplete",
               Q_CHECKOUT,
-              checkoutVariables(cartId, `bench-${RUN_TAG}-shopper-${clients}-${n}`),
+              checkoutVariables(cartId, `bench-${RUN_TAG}-shopper-${clients}-${setupNo}-${n}`),
               checkoutProblem,
               token,
             );

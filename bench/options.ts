@@ -50,6 +50,12 @@ export interface BenchOptions {
   webConcurrency: string;
   /** Directory for `node --cpu-prof` profiles of the spawned server, unset = no profiling. */
   cpuProfDir?: string;
+  /** Extra node flags of the measured spawned server (e.g. `--max-semi-space-size=64`). */
+  nodeArgs: string[];
+  /** Directory for heap snapshots of the spawned server during the soak, unset = none. */
+  heapSnapshotDir?: string;
+  /** Seconds into the soak's measured window at which a heap snapshot is taken. */
+  heapSnapshotAt: number[];
   store: string;
   staffEmail: string;
   staffPassword?: string;
@@ -86,6 +92,10 @@ const HELP = `Usage: npm run bench -- [options]
   --soak <minutes>         also run the shopper flow this long, sampling server RSS (default 0 = off)
   --web-concurrency <n>    WEB_CONCURRENCY of a spawned server (default: env WEB_CONCURRENCY, else 1)
   --cpu-prof <dir>         spawn the server under node --cpu-prof, profiles written to <dir>
+  --node-args <flags>      extra node flags of the spawned server, space-separated
+                           (e.g. "--max-semi-space-size=64")
+  --heap-snapshots <dir>   soak: write V8 heap snapshots of the spawned server to <dir> (SIGUSR2)
+  --heap-snapshot-at <list> soak: seconds into the measured window to take them (default 60,240)
   --store <handle>         store handle sent as x-store (default demo)
   --staff-email <email>    staff account that raises stock (default staff@demo.test)
   --staff-password <pw>    its password (default DEMO_STAFF_PASSWORD; set for a spawned server)
@@ -152,6 +162,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       soak: { type: "string" },
       "web-concurrency": { type: "string" },
       "cpu-prof": { type: "string" },
+      "node-args": { type: "string" },
+      "heap-snapshots": { type: "string" },
+      "heap-snapshot-at": { type: "string" },
       store: { type: "string" },
       "staff-email": { type: "string" },
       "staff-password": { type: "string" },
@@ -191,6 +204,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     soakMinutes: seconds("--soak", values.soak, 0),
     webConcurrency,
     cpuProfDir: values["cpu-prof"],
+    nodeArgs: (values["node-args"] ?? "").split(/\s+/).filter(Boolean),
+    heapSnapshotDir: values["heap-snapshots"],
+    heapSnapshotAt: intList("--heap-snapshot-at", values["heap-snapshot-at"], [60, 240]),
     store: values.store ?? "demo",
     staffEmail: values["staff-email"] ?? "staff@demo.test",
     staffPassword: values["staff-password"] ?? (env.DEMO_STAFF_PASSWORD || undefined),

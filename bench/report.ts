@@ -43,6 +43,8 @@ export interface BenchResults {
     webConcurrency: string;
     /** Connections per server process to PostgreSQL (DATABASE_POOL_SIZE as the server derives it). */
     poolSizePerProcess: string;
+    /** Extra node flags of the spawned server (--node-args). */
+    nodeArgs: string[];
   };
   machine: MachineInfo;
   coldStart: ColdStart | null;
@@ -256,6 +258,20 @@ export function formatResults(r: BenchResults): string {
         `(max ${num(rss.length ? Math.max(...rss) : null, 0)}), slope ${num(s.slopeMiBPerMinute, 2)} MiB/min ` +
         `(second half ${num(s.secondHalfSlopeMiBPerMinute, 2)} MiB/min), ${s.samples.length} samples`,
     );
+    const heap = s.samples.flatMap((p) => (p.heapUsedMiB === null ? [] : [p.heapUsedMiB]));
+    if (heap.length > 0) {
+      out.push(
+        `  V8 heap used ${num(heap[0] ?? null, 0)} -> ${num(heap.at(-1) ?? null, 0)} MiB ` +
+          `(max ${num(Math.max(...heap), 0)}), slope ${num(s.heapUsedSlopeMiBPerMinute, 2)} MiB/min ` +
+          `(second half ${num(s.heapUsedSecondHalfSlopeMiBPerMinute, 2)} MiB/min); heap total slope ` +
+          `${num(s.heapTotalSlopeMiBPerMinute, 2)} (second half ${num(s.heapTotalSecondHalfSlopeMiBPerMinute, 2)}) MiB/min`,
+      );
+    }
+    if (s.heapSnapshotsAt.length > 0) {
+      out.push(
+        `  heap snapshots taken at ${s.heapSnapshotsAt.join(", ")} s (they pause the server and add RSS)`,
+      );
+    }
   }
   for (const note of r.skipped) out.push(`skipped: ${note}`);
   if (r.serverWarnings.count > 0) out.push(`server logged ${r.serverWarnings.count} warn/error lines`);

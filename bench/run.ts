@@ -102,7 +102,15 @@ async function startTarget(opts: BenchOptions): Promise<Target> {
   }
   const pgPort = dataDir ? await freePort() : undefined;
   const env = serverEnv(opts, await freePort(), dataDir, pgPort);
-  const nodeArgs = opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opts.cpuProfDir)}`] : [];
+  const nodeArgs = [
+    ...(opts.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opts.cpuProfDir)}`] : []),
+    // The soak sends SIGUSR2 at --heap-snapshot-at; node writes Heap.<date>.<pid>...heapsnapshot there.
+    ...(opts.heapSnapshotDir
+      ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${path.resolve(opts.heapSnapshotDir)}`]
+      : []),
+    ...opts.nodeArgs,
+  ];
+  if (opts.heapSnapshotDir) await mkdir(path.resolve(opts.heapSnapshotDir), { recursive: true });
   const firstStartDid = !database
     ? "empty DATA_DIR: initdb + migrations + seed"
     : database.created
@@ -276,6 +284,7 @@ async function main(): Promise<void> {
       countSql: opts.countSql,
       webConcurrency: opts.webConcurrency,
       poolSizePerProcess: poolSizeLabel(opts),
+      nodeArgs: opts.nodeArgs,
     },
     machine,
     coldStart: target.coldStart,

@@ -18,7 +18,12 @@ interface AccountState {
   role: StaffRole | null;
 }
 
-const MAX_ACCOUNTS_CACHED = 10_000;
+/**
+ * At most this many accounts' answers (~0.9 KB each with its key and promise: ~8 MiB full). An answer
+ * older than AUTH_CHECK_CACHE_SECONDS is never used again, so it is dropped as well: the cache holds
+ * the accounts seen within that time, not the last 10,000 ever seen.
+ */
+export const MAX_ACCOUNTS_CACHED = 10_000;
 
 export class SessionService {
   private readonly accounts = new Map<string, { at: number; state: Promise<AccountState | null> }>();
@@ -91,13 +96,18 @@ export class SessionService {
     const ttlMs = this.deps.config.AUTH_CHECK_CACHE_SECONDS * 1000;
     if (!fresh && hit && now - hit.at < ttlMs) return hit.state;
     const state = this.load(storeId, caller);
-    if (this.accounts.size >= MAX_ACCOUNTS_CACHED) {
-      const oldest = this.accounts.keys().next().value;
-      if (oldest !== undefined) this.accounts.delete(oldest);
+    // Deleted first so that the Map's order stays the order of `at`: the oldest answers come first.
+    this.accounts.delete(key);
+    for (const [oldest, entry] of this.accounts) {
+      if (this.accounts.size < MAX_ACCOUNTS_CACHED && now - entry.at < ttlMs) break;
+      this.accounts.delete(oldest);
     }
-    this.accounts.set(key, { at: now, state });
-    // A failed lookup is not an answer: the next request asks again.
-    state.catch(() => this.accounts.delete(key));
+    const entry = { at: now, state };
+    this.accounts.set(key, entry);
+    // A failed lookup is not an answer: the next request asks again (unless a newer one is under way).
+    state.catch(() => {
+      if (this.accounts.get(key) === entry) this.accounts.delete(key);
+    });
     return state;
   }
 

@@ -49,6 +49,11 @@ const ISSUER = "cartograph";
  */
 const CART_RECOVERY_AUDIENCE = "cart-recovery";
 const CART_RECOVERY_TYP = "cart_recovery";
+/**
+ * Verified tokens remembered (oldest first out): ~0.65 KB each with the token string itself (a guest
+ * token is ~340 characters), so ~6 MiB full. A miss costs one HMAC-SHA256 check, so a cache that
+ * cycles faster than its tokens are reused (every new guest is a new token) costs CPU, not memory.
+ */
 const MAX_REMEMBERED = 10_000;
 /** Longer than any token we issue: anything bigger is not ours and not worth an HMAC. */
 const MAX_TOKEN_LENGTH = 2048;

@@ -12,6 +12,7 @@ import {
   TEST_TOKENS,
   TestGateway,
 } from "../../src/payments/index.js";
+import { TEST_GATEWAY_MEMORY } from "../../src/payments/test.gateway.js";
 
 function order(overrides: Partial<AuthorizeInput> = {}): AuthorizeInput {
   const orderId = randomUUID();
@@ -421,5 +422,59 @@ describe("memory", () => {
     // Forgotten, as after a restart: the deterministic id still says what the token did.
     const captured = await gateway.capture({ intentId: first.intentId, idempotencyKey: key() });
     expect(captured.kind).toBe("captured");
+  });
+
+  it("holds at most its default bound of intents and keys however many orders it has seen", async () => {
+    // What the server without a Stripe key uses: a soak of hours must not keep every payment.
+    expect(TEST_GATEWAY_MEMORY.records).toBeLessThanOrEqual(5_000);
+    expect(TEST_GATEWAY_MEMORY.calls).toBeLessThanOrEqual(1_000);
+    const gateway = createPaymentGateway(loadConfig({})) as TestGateway;
+    for (let i = 0; i < TEST_GATEWAY_MEMORY.records + 500; i++) {
+      const { intentId } = await authorizedWith(gateway);
+      await gateway.capture({ intentId, idempotencyKey: key() });
+    }
+    const inner = gateway as unknown as { intents: { size: number }; idempotency: { size: number } };
+    expect(inner.intents.size).toBe(TEST_GATEWAY_MEMORY.records);
+    expect(inner.idempotency.size).toBe(TEST_GATEWAY_MEMORY.records);
+    expect(gateway.log.length).toBeLessThanOrEqual(TEST_GATEWAY_MEMORY.calls);
+  });
+
+  it("counts effects whatever the log has dropped, and keeps no log with calls: 0", async () => {
+    const gateway = new TestGateway({ memory: { calls: 10 } });
+    for (let i = 0; i < 25; i++) {
+      const { intentId } = await authorizedWith(gateway);
+      await gateway.capture({ intentId, idempotencyKey: key() });
+    }
+    expect(gateway.log.length).toBeLessThanOrEqual(10);
+    expect(gateway.effects("authorize")).toBe(25);
+    expect(gateway.effects("capture")).toBe(25);
+    gateway.clearLog();
+    expect(gateway.effects("capture")).toBe(0);
+
+    const silent = new TestGateway({ memory: { calls: 0 } });
+    for (let i = 0; i < 5; i++) await authorizedWith(silent);
+    expect(silent.log).toHaveLength(0);
+    expect(silent.effects("authorize")).toBe(5);
+  });
+
+  it("forgets intents and keys older than maxAgeMs, as if restarted", async () => {
+    let now = new Date("2026-12-02T00:00:00Z");
+    const gateway = new TestGateway({ now: () => now, memory: { maxAgeMs: 60_000 } });
+    const { input, intentId } = await authorizedWith(gateway);
+    const captureKey = key();
+    expect(await gateway.capture({ intentId, idempotencyKey: captureKey })).toMatchObject({
+      kind: "captured",
+    });
+    now = new Date(now.getTime() + 30_000);
+    // Within the window: the capture is remembered and the authorisation key replays.
+    expect((await gateway.retrieve(intentId))?.status).toBe("captured");
+    expect(await gateway.authorize(input)).toMatchObject({ kind: "authorized", intentId });
+    expect(gateway.effects("authorize")).toBe(1);
+    now = new Date(now.getTime() + 61_000);
+    // Past it: the intent reads as its token left it (authorised), as after a restart.
+    expect((await gateway.retrieve(intentId))?.status).toBe("authorized");
+    const inner = gateway as unknown as { intents: { size: number }; idempotency: { size: number } };
+    await authorizedWith(gateway);
+    expect(inner.idempotency.size).toBe(1);
   });
 });
