@@ -239,6 +239,47 @@ describe("OutboxConsumer", () => {
     }
   });
 
+  it("works through a backlog in few transactions (one commit per group of events, not per event)", async () => {
+    const topic = uniqueTopic();
+    const name = `c-${tag()}`;
+    const transactions = new Set<string>();
+    const grouped = consumer(name, [topic], {
+      eventsPerTransaction: 50,
+      extra: async (tx) => {
+        const [row] = await tx.execute<{ xact: string }>(sql`select pg_current_xact_id()::text as xact`);
+        if (row) transactions.add(row.xact);
+      },
+    });
+    await grouped.drain();
+    for (let i = 0; i < 4; i++)
+      await commit(...Array.from({ length: 30 }, (_, j) => event(topic, i * 30 + j)));
+    expect(await grouped.drain()).toBe(120);
+    expect(await handled(name)).toEqual(await idsOf(topic));
+    // 120 events read 100 at a time, 50 per transaction: 50 + 50, then 20.
+    expect(transactions.size).toBe(3);
+  });
+
+  it("a failing event in a group lets the ones before it commit, and the consumer stops at it", async () => {
+    const topic = uniqueTopic();
+    const name = `c-${tag()}`;
+    let failOn: number | null = null;
+    const failing = consumer(name, [topic], {
+      extra: async (_tx, m) => {
+        if (m.id === failOn) throw new Error("this event cannot be handled");
+      },
+    });
+    await failing.drain();
+    await commit(...Array.from({ length: 10 }, (_, j) => event(topic, j)));
+    const ids = await idsOf(topic);
+    failOn = ids[6] ?? null;
+    await expect(failing.drain()).rejects.toThrow("this event cannot be handled");
+    expect(await handled(name)).toEqual(ids.slice(0, 6));
+    expect(await failing.position()).toBe(ids[5]);
+    failOn = null;
+    expect(await failing.drain()).toBe(4);
+    expect(await handled(name)).toEqual(ids);
+  });
+
   it("a handler that throws before the commit leaves no trace; the next instance handles the event once", async () => {
     const topic = uniqueTopic();
     const name = `c-${tag()}`;
