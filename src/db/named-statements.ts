@@ -36,7 +36,7 @@ export class NamedTexts {
   }
 }
 
-/** The pool with drizzle's unnamed statements named (as admitted by `texts`), in and out of transactions. */
+/** The pool with its unnamed statements named (as admitted by `texts`), in and out of transactions. */
 export function nameStatements<T>(sql: T, texts = new NamedTexts()): T {
   return wrap(sql as unknown as Scope, texts) as unknown as T;
 }
