@@ -77,8 +77,8 @@ export class DiscountService {
       if (discount && current.discounts.some((d) => d.discountId === discount.id)) return current;
     }
     return this.carts.write(ctx, cartId, async (draft) => {
-      const { cart, tx } = draft;
-      const discount = await this.findByCode(tx, ctx.store.id, normalized);
+      const { cart, db } = draft;
+      const discount = await this.findByCode(db, ctx.store.id, normalized);
       if (!discount) throw codeNotFound();
       if (cart.discounts.some((d) => d.discountId === discount.id)) return;
       const appliedAt = this.deps.now();
@@ -86,7 +86,7 @@ export class DiscountService {
         ...cart,
         discounts: [...cart.discounts, { discountId: discount.id, appliedAt }],
       };
-      const { result } = await this.pricing.price(ctx.store, withCode, tx);
+      const { result } = await this.pricing.price(ctx.store, withCode, db);
       const priced = result.discounts.find((d) => d.id === discount.id);
       if (!priced) throw new Error(`pricing lost discount ${discount.id}`);
       if (!priced.applicable) {
@@ -108,8 +108,9 @@ export class DiscountService {
   async removeCode(ctx: ServiceContext, cartId: string, code: string): Promise<CartRecord> {
     const normalized = normalizeCode(code);
     return this.carts.write(ctx, cartId, async (draft) => {
-      const discount = await this.findByCode(draft.tx, ctx.store.id, normalized);
-      // The cart row is locked: what the snapshot says is applied is what is applied.
+      const discount = await this.findByCode(draft.db, ctx.store.id, normalized);
+      // The write applies only to the cart as read (locked, or at the version read): what the snapshot
+      // says is applied is what is applied.
       const applied = discount !== null && draft.cart.discounts.some((d) => d.discountId === discount.id);
       if (!applied) throw codeNotFound("This code is not applied to the cart");
       draft.removeCode(discount.id);

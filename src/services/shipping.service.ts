@@ -163,8 +163,8 @@ export class ShippingService {
   async selectCartMethod(ctx: ServiceContext, cartId: string, shippingMethodId: string): Promise<CartRecord> {
     const methodId = parseId(shippingMethodId, ["shippingMethodId"], "Shipping method");
     return this.carts.write(ctx, cartId, async (draft) => {
-      const { cart, tx } = draft;
-      const [method] = await tx
+      const { cart, db } = draft;
+      const [method] = await db
         .select()
         .from(shippingMethods)
         .where(and(eq(shippingMethods.storeId, ctx.store.id), eq(shippingMethods.id, methodId)));

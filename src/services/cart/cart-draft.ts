@@ -2,9 +2,10 @@
  * A cart write in progress: the locked cart as read (its snapshot) and the changes a use case makes
  * to it. Use cases describe changes here instead of writing cart rows themselves; the cart service
  * applies them in one statement (cart-write.ts) and builds the new cart from the snapshot and the
- * changes, so nothing is read back. Other tables (saved items, reservations) are written through `tx`.
+ * changes, so nothing is read back. A change reads other tables through `db`; one that also writes
+ * other tables (saved items, reservations) asks for a transaction and writes them through `tx`.
  */
-import type { Tx } from "../../db/client.js";
+import type { Executor, Tx } from "../../db/client.js";
 import type { CatalogVariant } from "../catalog.service.js";
 import { type CartLineRecord, type CartRecord, cartRecordOf } from "./cart.types.js";
 import { attachPrefetch, type CartPrefetch, sellableOf } from "./cart-prefetch.js";
@@ -23,12 +24,25 @@ export class CartDraft {
   private readonly newCodes = new Map<string, DiscountRow>();
   private methodRow: ShippingMethodRow | null | undefined;
 
+  /**
+   * `db`: where the change reads; `transaction`: the open transaction holding the cart's row lock,
+   * absent in an optimistic write (which applies the change only if the cart's version did not move).
+   */
   constructor(
-    readonly tx: Tx,
+    readonly db: Executor,
     readonly snapshot: CartSnapshot,
+    private readonly transaction?: Tx,
   ) {}
 
-  /** The cart as it was locked, before this change. */
+  /** The open transaction of a locked write; an optimistic write has none, so writing here is a bug. */
+  get tx(): Tx {
+    if (!this.transaction) {
+      throw new Error("this cart write runs without a transaction; ask for one with { transaction: true }");
+    }
+    return this.transaction;
+  }
+
+  /** The cart as it was read (and, in a locked write, locked), before this change. */
   get cart(): CartRecord {
     return this.snapshot.cart;
   }

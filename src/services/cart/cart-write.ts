@@ -54,33 +54,12 @@ export function noChanges(): CartChanges {
   return { inserts: [], updates: [], deletes: [], codeInserts: [], codeDeletes: [], fields: {}, notices: [] };
 }
 
+// The cart row is updated first and every other part runs only if it was (`exists (select 1 from
+// cart)`): an optimistic write whose expected version ($20) is no longer the cart's changes nothing.
+// A concurrent writer holding the row makes this statement wait, then re-check the version (READ
+// COMMITTED re-evaluates the updated row), so of two writers that read one version only one wins.
 const APPLY = `
-with inserted as (
-  insert into cart_items
-    (store_id, cart_id, product_id, variant_id, quantity, unit_price, custom_options, options_hash, created_at, updated_at)
-  select $1::uuid, $2::uuid, x.product_id, x.variant_id, x.quantity, x.unit_price, x.custom_options, x.options_hash,
-         $3::timestamptz, $3::timestamptz
-    from jsonb_to_recordset($4::jsonb) as x(product_id uuid, variant_id uuid, quantity int, unit_price int,
-                                             custom_options jsonb, options_hash text)
-  returning id, variant_id, options_hash, created_at
-), updated as (
-  update cart_items i set quantity = x.quantity, unit_price = x.unit_price, updated_at = $3::timestamptz
-    from jsonb_to_recordset($5::jsonb) as x(id uuid, quantity int, unit_price int)
-   where i.store_id = $1 and i.cart_id = $2 and i.id = x.id
-  returning i.id
-), deleted as (
-  delete from cart_items i where i.store_id = $1 and i.cart_id = $2 and i.id = any($6::uuid[])
-  returning i.id
-), codes_in as (
-  insert into cart_discounts (store_id, cart_id, discount_id, applied_amount, created_at)
-  select $1::uuid, $2::uuid, x.discount_id, x.applied_amount, $3::timestamptz
-    from jsonb_to_recordset($7::jsonb) as x(discount_id uuid, applied_amount int)
-  on conflict do nothing
-  returning discount_id
-), codes_out as (
-  delete from cart_discounts d where d.store_id = $1 and d.cart_id = $2 and d.discount_id = any($8::uuid[])
-  returning d.discount_id
-), cart as (
+with cart as (
   update carts c set
     status = 'ACTIVE',
     version = c.version + 1,
@@ -91,8 +70,37 @@ with inserted as (
     shipping_address = case when $14::boolean then $15::jsonb else c.shipping_address end,
     shipping_method_id = case when $16::boolean then $17::uuid else c.shipping_method_id end,
     expires_at = case when $18::boolean then $19::timestamptz else c.expires_at end
-  where c.store_id = $1 and c.id = $2
+  where c.store_id = $1 and c.id = $2 and ($20::int is null or c.version = $20::int)
   returning to_json(c) as row
+), inserted as (
+  insert into cart_items
+    (store_id, cart_id, product_id, variant_id, quantity, unit_price, custom_options, options_hash, created_at, updated_at)
+  select $1::uuid, $2::uuid, x.product_id, x.variant_id, x.quantity, x.unit_price, x.custom_options, x.options_hash,
+         $3::timestamptz, $3::timestamptz
+    from jsonb_to_recordset($4::jsonb) as x(product_id uuid, variant_id uuid, quantity int, unit_price int,
+                                             custom_options jsonb, options_hash text)
+   where exists (select 1 from cart)
+  returning id, variant_id, options_hash, created_at
+), updated as (
+  update cart_items i set quantity = x.quantity, unit_price = x.unit_price, updated_at = $3::timestamptz
+    from jsonb_to_recordset($5::jsonb) as x(id uuid, quantity int, unit_price int)
+   where i.store_id = $1 and i.cart_id = $2 and i.id = x.id and exists (select 1 from cart)
+  returning i.id
+), deleted as (
+  delete from cart_items i
+   where i.store_id = $1 and i.cart_id = $2 and i.id = any($6::uuid[]) and exists (select 1 from cart)
+  returning i.id
+), codes_in as (
+  insert into cart_discounts (store_id, cart_id, discount_id, applied_amount, created_at)
+  select $1::uuid, $2::uuid, x.discount_id, x.applied_amount, $3::timestamptz
+    from jsonb_to_recordset($7::jsonb) as x(discount_id uuid, applied_amount int)
+   where exists (select 1 from cart)
+  on conflict do nothing
+  returning discount_id
+), codes_out as (
+  delete from cart_discounts d
+   where d.store_id = $1 and d.cart_id = $2 and d.discount_id = any($8::uuid[]) and exists (select 1 from cart)
+  returning d.discount_id
 )
 select cart.row,
   (select coalesce(json_agg(json_build_array(n.id, n.variant_id, n.options_hash, n.created_at)), '[]')
@@ -119,13 +127,19 @@ interface ApplyRow {
   codes_removed: string[];
 }
 
+/**
+ * Applies the changes. With `expectedVersion` (an optimistic write, outside any transaction) it
+ * applies them only if the cart is still at that version, and returns null if it is not; without it
+ * the caller holds the cart's row lock and the cart must be there.
+ */
 export async function applyCartChanges(
   q: RawSql,
   storeId: string,
   cartId: string,
   changes: CartChanges,
   now: Date,
-): Promise<AppliedChanges> {
+  expectedVersion?: number,
+): Promise<AppliedChanges | null> {
   const f = changes.fields;
   // Timestamps and JSON go as text: drizzle makes the shared client pass those values through untouched.
   const params = [
@@ -159,9 +173,13 @@ export async function applyCartChanges(
     f.shippingMethodId ?? null,
     f.expiresAt !== undefined,
     f.expiresAt?.toISOString() ?? null,
+    expectedVersion ?? null,
   ];
   const [result] = (await q.unsafe(APPLY, params as never[])) as unknown as ApplyRow[];
-  if (!result) throw new Error("cart vanished under lock");
+  if (!result) {
+    if (expectedVersion !== undefined) return null;
+    throw new Error("cart vanished under lock");
+  }
   return {
     cart: rowFromJson(carts, result.row),
     inserted: new Map(

@@ -6,7 +6,7 @@
  * snapshot without the lock.
  */
 import { and, eq, inArray, isNotNull, lt, type SQLWrapper, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client.js";
+import type { Executor, Tx } from "../../db/client.js";
 import { rawSql } from "../../db/raw-sql.js";
 import { type CartNoticeJson, carts, inventoryReservations, stores } from "../../db/schema.js";
 import type { Caller, ServiceContext, StoreRef } from "../context.js";
@@ -34,6 +34,7 @@ import {
   type CartLineInput,
   type CartLineUpdateInput,
   type CartRecord,
+  cartRecordOf,
   MAX_CART_LINES,
   MAX_LINE_QUANTITY,
 } from "./cart.types.js";
@@ -65,6 +66,29 @@ export function ownsCart(caller: Caller, cart: Pick<CartRecord, "customerId" | "
 
 const cartNotFound = () => userError(ErrorCode.NOT_FOUND, "Cart not found", { field: ["cartId"] });
 
+/** The snapshot of a cart just inserted, with no lines, codes, method or address yet. */
+function emptyCartSnapshot(row: typeof carts.$inferSelect): CartSnapshot {
+  return {
+    cart: cartRecordOf(row, [], []),
+    variants: new Map(),
+    products: new Map(),
+    discounts: new Map(),
+    customerUses: new Map(),
+    shippingMethod: null,
+    taxRates: null,
+  };
+}
+
+/** The snapshot of the caller's open cart: NOT_FOUND unless they own it, CART_NOT_ACTIVE unless open. */
+function openCartOf(ctx: ServiceContext, snapshot: CartSnapshot | null): CartSnapshot {
+  if (!snapshot || !ownsCart(ctx.caller, snapshot.cart)) throw cartNotFound();
+  const { status } = snapshot.cart;
+  if (status !== "ACTIVE" && status !== "ABANDONED") {
+    throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${status.toLowerCase()}`, { field: ["cartId"] });
+  }
+  return snapshot;
+}
+
 /** A line to add, validated and keyed by variant + options (repeats in one call add up). */
 interface WantedLine {
   variantId: string;
@@ -86,7 +110,7 @@ interface Holds {
 
 export class CartService {
   /** The hold context of each open cart transaction (reserve-at-add-to-cart stores only). */
-  private readonly holdsOf = new WeakMap<Tx, Holds>();
+  private readonly holdsOf = new WeakMap<Executor, Holds>();
   /** Sellable stock changed by a cart write's holds, by the record the write returned: for the gate. */
   private readonly heldAvailability = new WeakMap<CartRecord, Map<string, number>>();
   private readonly batchedReads: CartReadBatcher;
@@ -169,8 +193,11 @@ export class CartService {
             currency: ctx.store.currency,
             expiresAt: this.guestExpiry(),
           })
-          .returning({ id: carts.id });
-        cartId = row?.id;
+          .returning();
+        if (!row) throw new Error("cart insert returned nothing");
+        // An empty new cart is exactly the row just inserted: nothing to read back or apply.
+        if (wanted.length === 0) return viewOf(emptyCartSnapshot(row));
+        cartId = row.id;
       }
       if (!cartId) throw new Error("cart insert returned nothing");
       const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, cartId, {
@@ -178,11 +205,11 @@ export class CartService {
         alsoVariants: wanted.map((w) => w.variantId),
       });
       if (!snapshot) throw new Error("created cart vanished");
-      const draft = new CartDraft(tx, snapshot);
+      const draft = new CartDraft(tx, snapshot, tx);
       if (email) draft.set({ email });
       await this.beginHolds(tx, ctx.store, cartId, "strict");
       if (wanted.length) this.applyAdds(draft, wanted, ["input", "lines"], ctx.store.locale);
-      return this.finishWrite(draft);
+      return this.finishLockedWrite(draft);
     });
     await this.afterCommit(ctx.store.id, cart);
     return cart;
@@ -203,7 +230,7 @@ export class CartService {
         this.applyAdds(draft, wanted, ["lines"], ctx.store.locale);
         await alsoInTransaction?.(draft.tx);
       },
-      { alsoVariants: wanted.map((w) => w.variantId) },
+      { alsoVariants: wanted.map((w) => w.variantId), transaction: alsoInTransaction !== undefined },
     );
   }
 
@@ -330,13 +357,13 @@ export class CartService {
       // A reserve-at-add-to-cart store: the guest cart's holds go, the target's count as its own.
       await releaseReservations(tx, ctx.store.id, { cartId: guestId }, this.deps.now());
       await this.beginHolds(tx, ctx.store, targetId, "best-effort");
-      const draft = new CartDraft(tx, target);
+      const draft = new CartDraft(tx, target, tx);
       const plan = this.mergePolicy.plan(guest.cart.lines, target.cart.lines, this.sellable(draft));
       applyMergePlan(draft, plan);
       const touched = await this.markMerged(tx, ctx.store.id, guestId, targetId);
       if (!target.cart.email && guest.cart.email) draft.set({ email: guest.cart.email });
       draft.changes.notices = plan.notices;
-      return { cart: await this.finishWrite(draft), touched };
+      return { cart: await this.finishLockedWrite(draft), touched };
     });
     await this.afterCommit(ctx.store.id, result.cart);
     return result.cart;
@@ -368,9 +395,9 @@ export class CartService {
         throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${status.toLowerCase()}`);
       }
       if (snapshot.cart.sessionId !== sessionId) await this.limitOpenGuestCarts(tx, storeId, sessionId);
-      const draft = new CartDraft(tx, snapshot);
+      const draft = new CartDraft(tx, snapshot, tx);
       draft.set({ sessionId });
-      return this.finishWrite(draft);
+      return this.finishLockedWrite(draft);
     });
   }
 
@@ -456,18 +483,18 @@ export class CartService {
           other.id,
           cart.lines.map((l) => l.variantId),
         );
-        const draft = new CartDraft(tx, target);
+        const draft = new CartDraft(tx, target, tx);
         const plan = this.mergePolicy.plan(cart.lines, target.cart.lines, this.sellable(draft));
         applyMergePlan(draft, plan);
         const merged = await this.markMerged(tx, storeId, cart.id, target.cart.id);
         draft.changes.notices = [notice, ...plan.notices];
-        const updated = await this.finishWrite(draft);
+        const updated = await this.finishLockedWrite(draft);
         return [...merged, { id: updated.id, version: updated.version }];
       }
     }
-    const draft = new CartDraft(tx, failed);
+    const draft = new CartDraft(tx, failed, tx);
     draft.changes.notices = [notice];
-    const reopened = await this.finishWrite(draft);
+    const reopened = await this.finishLockedWrite(draft);
     return [{ id: reopened.id, version: reopened.version }];
   }
 
@@ -646,33 +673,43 @@ export class CartService {
   }
 
   /**
-   * The one way to change a cart: locks and reads the caller's open cart (one statement), runs the
-   * change on its draft, applies it (one statement) and commits. `alsoVariants`: variants the change
-   * will add, read with the cart.
+   * The one way to change a cart. First optimistically, without a transaction: read the cart (one
+   * statement), run the change on its draft, apply it if the cart's version has not moved (one
+   * statement). A writer that lost that race, a change that writes other tables (`transaction`) and a
+   * reserve-at-add-to-cart store (whose holds must move with the lines) take the locked way: BEGIN,
+   * lock and read the cart, change, apply, COMMIT, with concurrent writers queued on the cart's row.
+   * `alsoVariants`: variants the change will add, read with the cart. The change may run twice.
    */
   async write(
     ctx: ServiceContext,
     cartId: string,
     change: CartChange,
-    opts: { alsoVariants?: readonly string[] } = {},
+    opts: { alsoVariants?: readonly string[]; transaction?: boolean } = {},
   ): Promise<CartRecord> {
     this.requireShopper(ctx.caller);
     const id = parseId(cartId, ["cartId"], "Cart");
-    const cart = await this.deps.db.transaction(async (tx) => {
-      const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, id, {
-        lock: true,
-        alsoVariants: opts.alsoVariants,
-      });
-      if (!snapshot || !ownsCart(ctx.caller, snapshot.cart)) throw cartNotFound();
-      const { status } = snapshot.cart;
-      if (status !== "ACTIVE" && status !== "ABANDONED") {
-        throw userError(ErrorCode.CART_NOT_ACTIVE, `Cart is ${status.toLowerCase()}`, { field: ["cartId"] });
-      }
-      await this.beginHolds(tx, ctx.store, id, "strict");
-      const draft = new CartDraft(tx, snapshot);
+    if (!opts.transaction && ctx.store.settings?.reservation?.policy !== "cart") {
+      const db = this.deps.db;
+      const snapshot = openCartOf(
+        ctx,
+        await loadCartSnapshot(rawSql(db), ctx.store.id, id, { alsoVariants: opts.alsoVariants }),
+      );
+      const draft = new CartDraft(db, snapshot);
       const outcome = await change(draft);
       if (outcome?.notices) draft.changes.notices = outcome.notices;
-      return this.finishWrite(draft);
+      const written = await this.finishWrite(draft, snapshot.cart.version);
+      if (written) return written;
+    }
+    const cart = await this.deps.db.transaction(async (tx) => {
+      const snapshot = openCartOf(
+        ctx,
+        await loadCartSnapshot(rawSql(tx), ctx.store.id, id, { lock: true, alsoVariants: opts.alsoVariants }),
+      );
+      await this.beginHolds(tx, ctx.store, id, "strict");
+      const draft = new CartDraft(tx, snapshot, tx);
+      const outcome = await change(draft);
+      if (outcome?.notices) draft.changes.notices = outcome.notices;
+      return this.finishLockedWrite(draft);
     });
     await this.afterCommit(ctx.store.id, cart);
     return cart;
@@ -695,7 +732,7 @@ export class CartService {
    * store's units held by this very cart are available to it (they are in `reserved` on its behalf).
    */
   private sellable(draft: CartDraft): Map<string, SellableVariant> {
-    const held = this.holdsOf.get(draft.tx)?.held;
+    const held = this.holdsOf.get(draft.db)?.held;
     const out = new Map<string, SellableVariant>();
     for (const v of draft.variants.values()) {
       const s = sellableOf(v);
@@ -710,21 +747,37 @@ export class CartService {
     if (available) await syncStockGate(this.deps.infra.stockGate, this.deps.config, storeId, available);
   }
 
+  /** `finishWrite` of a write that holds the cart's row lock: it always applies. */
+  private async finishLockedWrite(draft: CartDraft): Promise<CartRecord> {
+    const written = await this.finishWrite(draft);
+    if (!written) throw new Error("cart vanished under lock");
+    return written;
+  }
+
   /**
    * Every write ends here: the draft's changes go in with the cart ACTIVE again (activity revives an
    * abandoned cart), version + 1, a guest cart's expiry renewed; then a holding store's holds follow.
+   * An optimistic write passes the version it read, and gets null if the cart has moved on since.
    */
-  private async finishWrite(draft: CartDraft): Promise<CartRecord> {
+  private async finishWrite(draft: CartDraft, expectedVersion?: number): Promise<CartRecord | null> {
     const now = this.deps.now();
-    const { cart, tx } = draft;
+    const { cart, db } = draft;
     if (cart.customerId === null) draft.set({ expiresAt: this.guestExpiry() });
     // Notices describe the last automatic change; the shopper's next change replaces them.
-    const applied = await applyCartChanges(rawSql(tx), cart.storeId, cart.id, draft.changes, now);
-    const holds = this.holdsOf.get(tx);
+    const applied = await applyCartChanges(
+      rawSql(db),
+      cart.storeId,
+      cart.id,
+      draft.changes,
+      now,
+      expectedVersion,
+    );
+    if (!applied) return null;
+    const holds = this.holdsOf.get(db);
     const written = draft.written(applied, { stockChanged: holds !== undefined });
     if (holds) {
       const result = await holdCartStock(
-        tx,
+        draft.tx,
         holds.storeId,
         written.id,
         written.lines,
@@ -742,7 +795,7 @@ export class CartService {
           })),
         );
       }
-      await writeOutboxMany(tx, stockStateEvents(holds.storeId, result.changes, now));
+      await writeOutboxMany(draft.tx, stockStateEvents(holds.storeId, result.changes, now));
       this.heldAvailability.set(written, result.available);
     }
     return written;

@@ -50,33 +50,39 @@ export class SavedItemsService {
     assertCustomer(ctx.caller);
     const customerId = ctx.caller.customerId;
     const lId = parseId(lineId, ["lineId"], "Line");
-    return this.cartsService.write(ctx, cartId, async (draft) => {
-      const line = draft.cart.lines.find((l) => l.id === lId);
-      if (!line) throw userError(ErrorCode.NOT_FOUND, "Line not found in this cart", { field: ["lineId"] });
-      await draft.tx
-        .insert(savedForLater)
-        .values({
-          storeId: ctx.store.id,
-          customerId,
-          variantId: line.variantId,
-          quantity: line.quantity,
-          customOptions: line.customOptions,
-          optionsHash: lineOptionsHash(line.customOptions),
-        })
-        .onConflictDoUpdate({
-          target: [
-            savedForLater.storeId,
-            savedForLater.customerId,
-            savedForLater.variantId,
-            savedForLater.optionsHash,
-          ],
-          set: {
-            quantity: sql`least(${savedForLater.quantity} + excluded.quantity, ${MAX_LINE_QUANTITY})`,
-            savedAt: sql`excluded.saved_at`,
-          },
-        });
-      draft.removeLine(line.id);
-    });
+    // The saved item is written with the line's removal, in one transaction.
+    return this.cartsService.write(
+      ctx,
+      cartId,
+      async (draft) => {
+        const line = draft.cart.lines.find((l) => l.id === lId);
+        if (!line) throw userError(ErrorCode.NOT_FOUND, "Line not found in this cart", { field: ["lineId"] });
+        await draft.tx
+          .insert(savedForLater)
+          .values({
+            storeId: ctx.store.id,
+            customerId,
+            variantId: line.variantId,
+            quantity: line.quantity,
+            customOptions: line.customOptions,
+            optionsHash: lineOptionsHash(line.customOptions),
+          })
+          .onConflictDoUpdate({
+            target: [
+              savedForLater.storeId,
+              savedForLater.customerId,
+              savedForLater.variantId,
+              savedForLater.optionsHash,
+            ],
+            set: {
+              quantity: sql`least(${savedForLater.quantity} + excluded.quantity, ${MAX_LINE_QUANTITY})`,
+              savedAt: sql`excluded.saved_at`,
+            },
+          });
+        draft.removeLine(line.id);
+      },
+      { transaction: true },
+    );
   }
 
   /** Puts a saved item back into the cart at today's price, if the stock is there. */
