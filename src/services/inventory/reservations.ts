@@ -6,7 +6,15 @@
 import { and, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { inventoryMovements, inventoryReservations } from "../../db/schema.js";
-import { type MovementResult, moveStock, type StockLine } from "./stock.js";
+import {
+  type MovedRow,
+  type MovementResult,
+  mergeLines,
+  movementResult,
+  movementSql,
+  moveStock,
+  type StockLine,
+} from "./stock.js";
 
 type Holder = { orderId: string } | { cartId: string };
 
@@ -15,25 +23,50 @@ const holderIs = (holder: Holder) =>
     ? eq(inventoryReservations.orderId, holder.orderId)
     : eq(inventoryReservations.cartId, holder.cartId);
 
-async function flip(
+type FlipRow = { lines: [string, number][] | null; moved: MovedRow[] | null };
+
+/**
+ * Flips the holder's ACTIVE reservations (to RELEASED/EXPIRED/COMMITTED) and moves the counters by
+ * exactly the rows flipped, in ONE statement: the flip, the variants locked in ascending id order (as
+ * every stock change locks them, so none can deadlock with another), and the conditional UPDATE.
+ */
+async function flipAndMove(
   tx: Tx,
   storeId: string,
   holder: Holder,
   to: "RELEASED" | "EXPIRED" | "COMMITTED",
+  movement: "release" | "commit",
   at: Date,
-): Promise<StockLine[]> {
-  const rows = await tx
-    .update(inventoryReservations)
-    .set({ status: to, updatedAt: at })
-    .where(
-      and(
-        eq(inventoryReservations.storeId, storeId),
-        holderIs(holder),
-        eq(inventoryReservations.status, "ACTIVE"),
-      ),
+): Promise<MovementResult & { lines: StockLine[] }> {
+  const held = "orderId" in holder ? sql`r.order_id = ${holder.orderId}` : sql`r.cart_id = ${holder.cartId}`;
+  const { set, guard } = movementSql(movement);
+  const [row] = await tx.execute<FlipRow>(sql`
+    with flipped as (
+      update inventory_reservations r set status = ${to}::reservation_status, updated_at = ${at.toISOString()}::timestamptz
+       where r.store_id = ${storeId} and ${held} and r.status = 'ACTIVE'
+      returning r.variant_id, r.quantity
+    ), w as (
+      select f.variant_id as id, sum(f.quantity)::int as q from flipped f group by f.variant_id
+    ), locked as materialized (
+      select v.id, v.stock_state from product_variants v
+       where v.store_id = ${storeId} and v.id in (select w.id from w)
+       order by v.id
+         for no key update of v
+    ), moved as (
+      update product_variants v set ${set}
+        from w join locked l on l.id = w.id
+       where v.store_id = ${storeId} and v.id = w.id and ${guard}
+      returning v.id, v.stock_on_hand, v.reserved, v.low_stock_threshold, v.stock_state, l.stock_state as state_before
     )
-    .returning({ variantId: inventoryReservations.variantId, quantity: inventoryReservations.quantity });
-  return rows;
+    select (select json_agg(json_build_array(f.variant_id, f.quantity)) from flipped f) as lines,
+           (select json_agg(to_json(m)) from moved m) as moved`);
+  const lines = (row?.lines ?? []).map(([variantId, quantity]) => ({ variantId, quantity }));
+  if (lines.length === 0) return { ...NOTHING, lines };
+  const moved = movementResult(mergeLines(lines), row?.moved ?? []);
+  if (moved.refused.length) {
+    throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
+  }
+  return { ...moved, lines };
 }
 
 const NOTHING: MovementResult = { refused: [], changes: [], after: new Map() };
@@ -46,12 +79,7 @@ export async function releaseReservations(
   at: Date,
   as: "RELEASED" | "EXPIRED" = "RELEASED",
 ): Promise<MovementResult & { lines: StockLine[] }> {
-  const lines = await flip(tx, storeId, holder, as, at);
-  if (lines.length === 0) return { ...NOTHING, lines };
-  const moved = await moveStock(tx, storeId, "release", lines);
-  if (moved.refused.length)
-    throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
-  return { ...moved, lines };
+  return flipAndMove(tx, storeId, holder, as, "release", at);
 }
 
 /**
@@ -66,15 +94,11 @@ export async function commitReservations(
   reason: string,
   at: Date,
 ): Promise<MovementResult & { lines: StockLine[]; writes: SQLWrapper[] }> {
-  const lines = await flip(tx, storeId, { orderId }, "COMMITTED", at);
-  if (lines.length === 0) return { ...NOTHING, lines, writes: [] };
-  const moved = await moveStock(tx, storeId, "commit", lines);
-  if (moved.refused.length)
-    throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
+  const moved = await flipAndMove(tx, storeId, { orderId }, "COMMITTED", "commit", at);
+  if (moved.lines.length === 0) return { ...moved, writes: [] };
   return {
     ...moved,
-    lines,
-    writes: [movementRows(tx, storeId, lines, -1, moved, actor, reason, at, orderId)],
+    writes: [movementRows(tx, storeId, moved.lines, -1, moved, actor, reason, at, orderId)],
   };
 }
 

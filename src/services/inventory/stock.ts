@@ -6,7 +6,7 @@
  * variant's stock state (IN_STOCK / LOW / OUT against its low-stock threshold) in the same statement:
  * a crossing is seen by exactly one transaction, however many race across the threshold.
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
 import { MAX_STOCK } from "../money-bounds.js";
 
@@ -131,7 +131,7 @@ export async function lockVariants(
   );
 }
 
-type Movement = "reserve" | "release" | "commit" | "restock" | "adjust";
+export type Movement = "reserve" | "release" | "commit" | "restock" | "adjust";
 
 const SETS: Record<Movement, { onHand: string; reserved: string; guard: string }> = {
   // Taking units for an order or a cart: only what is on hand and not held for someone else.
@@ -191,25 +191,54 @@ export async function moveStock(
       storeId,
       merged.map((l) => l.variantId),
     ));
-  const set = SETS[movement];
+  const { set, guard } = movementSql(movement);
   const ids = merged.map((l) => sql`${l.variantId}::uuid`);
   const qs = merged.map((l) => sql`${l.quantity}::int`);
-  const rows = await tx.execute<{
-    id: string;
-    stock_on_hand: number;
-    reserved: number;
-    low_stock_threshold: number;
-    stock_state: StockState;
-  }>(sql`
+  const rows = await tx.execute<MovedRow>(sql`
     update product_variants v
-       set stock_on_hand = ${sql.raw(set.onHand)},
-           reserved = ${sql.raw(set.reserved)},
-           stock_state = ${stateOf(set.onHand, set.reserved)},
-           updated_at = now()
+       set ${set}
       from (select unnest(array[${sql.join(ids, sql`, `)}]) as id,
                    unnest(array[${sql.join(qs, sql`, `)}]) as q) w
-     where v.store_id = ${storeId} and v.id = w.id and ${sql.raw(set.guard)}
+     where v.store_id = ${storeId} and v.id = w.id and ${guard}
      returning v.id, v.stock_on_hand, v.reserved, v.low_stock_threshold, v.stock_state`);
+  return movementResult(
+    merged,
+    rows.map((r) => ({ ...r, state_before: before.get(r.id)?.state ?? null })),
+  );
+}
+
+/** A variant row as a movement's UPDATE returns it, with its state before the move when known. */
+export type MovedRow = {
+  id: string;
+  stock_on_hand: number;
+  reserved: number;
+  low_stock_threshold: number;
+  stock_state: StockState;
+  state_before?: StockState | null;
+};
+
+/**
+ * A movement's SET list (counters, stock state, updated_at) and guard, as SQL over `v` (the variant)
+ * and `w.q` (the quantity moved), for the UPDATE statements that move stock.
+ */
+export function movementSql(movement: Movement): { set: SQL; guard: SQL } {
+  const m = SETS[movement];
+  return {
+    set: sql.join(
+      [
+        sql.raw(`stock_on_hand = ${m.onHand}`),
+        sql.raw(`reserved = ${m.reserved}`),
+        sql`stock_state = ${stateOf(m.onHand, m.reserved)}`,
+        sql.raw("updated_at = now()"),
+      ],
+      sql`, `,
+    ),
+    guard: sql.raw(m.guard),
+  };
+}
+
+/** What a movement did, from the lines asked for and the rows it updated. */
+export function movementResult(merged: readonly StockLine[], rows: readonly MovedRow[]): MovementResult {
   const moved = new Set(rows.map((r) => r.id));
   const changes: StockStateChange[] = [];
   const after = new Map<string, { stockOnHand: number; reserved: number; available: number }>();
@@ -217,7 +246,7 @@ export async function moveStock(
     const stockOnHand = Number(r.stock_on_hand);
     const reserved = Number(r.reserved);
     after.set(r.id, { stockOnHand, reserved, available: stockOnHand - reserved });
-    const from = before.get(r.id)?.state;
+    const from = r.state_before;
     if (from && from !== r.stock_state) {
       changes.push({
         variantId: r.id,
