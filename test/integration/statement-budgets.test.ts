@@ -235,7 +235,7 @@ describe("statement budgets of the hot paths", () => {
     expect(res.errors).toBeUndefined();
     const orderId = res.data?.checkoutComplete.order?.id;
     expect(orderId).toBeTruthy();
-    // Gate read; T1: BEGIN, lock+read the cart, lock its variants, order, reserve, the rest, COMMIT;
+    // Gate read; T1: BEGIN, lock+read the cart, lock its variants, order, the rest with the reserve, COMMIT;
     // authorised (one statement); T2: BEGIN, move, flip holds and commit their stock (one statement), the
     // rest, COMMIT.
     withinBudget(
@@ -244,7 +244,7 @@ describe("statement budgets of the hot paths", () => {
         statements: Number(res.headers.get("x-sql-statements")),
         log: JSON.parse(res.headers.get("x-sql-log") ?? "[]") as string[],
       },
-      14,
+      13,
     );
     const order = await measure<{ order: { id: string } }>(ORDER, { id: orderId }, buyer.token);
     expect(order.data.order.id).toBe(orderId);

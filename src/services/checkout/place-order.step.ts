@@ -14,7 +14,7 @@
  * gives the shopper their cart back).
  */
 import { randomUUID } from "node:crypto";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { rowFromJson } from "../../db/json-rows.js";
 import {
@@ -36,7 +36,14 @@ import { actorLabel, type ServiceContext } from "../context.js";
 import { ErrorCode, type UserErrorData, UserFacingError, userError } from "../errors.js";
 import { heldByCart } from "../inventory/cart-holds.js";
 import { releaseReservations } from "../inventory/reservations.js";
-import { type LockedVariant, lockVariants, mergeLines, moveStock } from "../inventory/stock.js";
+import {
+  type LockedVariant,
+  lockedReserve,
+  lockVariants,
+  type MovementResult,
+  mergeLines,
+  moveStock,
+} from "../inventory/stock.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
 import { moneyText } from "../money-format.js";
@@ -324,9 +331,20 @@ export async function placeOrder(
     });
   }
 
-  if (held.size) await releaseReservations(tx, storeId, { cartId: cart.id }, now);
-  const reserved = await moveStock(tx, storeId, "reserve", wanted, variants);
-  if (reserved.refused.length) throw new Error("stock moved under lock");
+  // The order takes its units. Usually the reserve travels with the order's other writes (its result is
+  // known from the locked rows); a holding store's cart holds go back first, which moves the counters,
+  // so there the reserve is a statement of its own.
+  let reserved: MovementResult;
+  const reserveWrites: SQLWrapper[] = [];
+  if (held.size) {
+    await releaseReservations(tx, storeId, { cartId: cart.id }, now);
+    reserved = await moveStock(tx, storeId, "reserve", wanted, variants);
+    if (reserved.refused.length) throw new Error("stock moved under lock");
+  } else {
+    const reserve = lockedReserve(storeId, wanted, variants);
+    reserved = reserve.result;
+    reserveWrites.push(reserve.write);
+  }
 
   const items = tx.insert(orderItems).values(
     cart.lines.map((line) => {
@@ -385,7 +403,7 @@ export async function placeOrder(
       idempotencyKey: paymentKeyFor(orderId),
     })
     .returning();
-  // Lines, holds, history, the cart's move, the payment row and the events: one statement.
+  // The reserve, lines, holds, history, the cart's move, the payment row and the events: one statement.
   const paymentJson = await writeOutboxMany(
     tx,
     [
@@ -405,7 +423,7 @@ export async function placeOrder(
       },
       ...stockStateEvents(storeId, reserved.changes, now),
     ],
-    [items, reservations, history, checkedOut.write],
+    [...reserveWrites, items, reservations, history, checkedOut.write],
     paymentInsert,
   );
   if (!paymentJson) throw new Error("payment insert returned nothing");

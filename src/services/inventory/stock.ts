@@ -6,7 +6,7 @@
  * variant's stock state (IN_STOCK / LOW / OUT against its low-stock threshold) in the same statement:
  * a crossing is seen by exactly one transaction, however many race across the threshold.
  */
-import { type SQL, sql } from "drizzle-orm";
+import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Executor } from "../../db/client.js";
 import { MAX_STOCK } from "../money-bounds.js";
 
@@ -191,20 +191,60 @@ export async function moveStock(
       storeId,
       merged.map((l) => l.variantId),
     ));
-  const { set, guard } = movementSql(movement);
-  const ids = merged.map((l) => sql`${l.variantId}::uuid`);
-  const qs = merged.map((l) => sql`${l.quantity}::int`);
-  const rows = await tx.execute<MovedRow>(sql`
-    update product_variants v
-       set ${set}
-      from (select unnest(array[${sql.join(ids, sql`, `)}]) as id,
-                   unnest(array[${sql.join(qs, sql`, `)}]) as q) w
-     where v.store_id = ${storeId} and v.id = w.id and ${guard}
-     returning v.id, v.stock_on_hand, v.reserved, v.low_stock_threshold, v.stock_state`);
+  const rows = await tx.execute<MovedRow>(
+    sql`${movementUpdate(storeId, movement, merged, true)} returning v.id, v.stock_on_hand, v.reserved, v.low_stock_threshold, v.stock_state`,
+  );
   return movementResult(
     merged,
     rows.map((r) => ({ ...r, state_before: before.get(r.id)?.state ?? null })),
   );
+}
+
+/** The conditional UPDATE of a movement over `merged` (one row per variant), without RETURNING. */
+function movementUpdate(
+  storeId: string,
+  movement: Movement,
+  merged: readonly StockLine[],
+  guarded: boolean,
+): SQL {
+  const { set, guard } = movementSql(movement);
+  const ids = merged.map((l) => sql`${l.variantId}::uuid`);
+  const qs = merged.map((l) => sql`${l.quantity}::int`);
+  return sql`
+    update product_variants v
+       set ${set}
+      from (select unnest(array[${sql.join(ids, sql`, `)}]) as id,
+                   unnest(array[${sql.join(qs, sql`, `)}]) as q) w
+     where v.store_id = ${storeId} and v.id = w.id${guarded ? sql` and ${guard}` : sql``}`;
+}
+
+/**
+ * A reserve of variants this transaction has locked (lockVariants) and checked to have the units, as
+ * an UPDATE not yet sent, with its result worked out from the locked rows: under the lock nothing else
+ * moves them, and should the units not be there after all the table's check (reserved <= on hand)
+ * fails the statement. So it needs no guard and no RETURNING, and travels with the caller's other
+ * writes in one statement.
+ */
+export function lockedReserve(
+  storeId: string,
+  lines: readonly StockLine[],
+  locked: Map<string, LockedVariant>,
+): { write: SQLWrapper; result: MovementResult } {
+  const merged = mergeLines(lines);
+  const rows: MovedRow[] = merged.map((l) => {
+    const v = locked.get(l.variantId);
+    if (!v) throw new Error(`variant ${l.variantId} is not locked`);
+    const reserved = v.reserved + l.quantity;
+    return {
+      id: v.id,
+      stock_on_hand: v.stockOnHand,
+      reserved,
+      low_stock_threshold: v.threshold,
+      stock_state: stockStateFor(v.stockOnHand - reserved, v.threshold),
+      state_before: v.state,
+    };
+  });
+  return { write: movementUpdate(storeId, "reserve", merged, false), result: movementResult(merged, rows) };
 }
 
 /** A variant row as a movement's UPDATE returns it, with its state before the move when known. */
