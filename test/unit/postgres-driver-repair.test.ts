@@ -13,8 +13,10 @@ const root = path.resolve(import.meta.dirname, "../../node_modules/postgres");
 describe("postgres.js driver repair", () => {
   it.each(["src/connection.js", "cjs/src/connection.js"])("is applied to %s", (file) => {
     const text = readFileSync(path.join(root, file), "utf8");
-    expect(text.split(MARK).length - 1, "run: node scripts/patch-postgres-driver.mjs").toBe(3);
+    expect(text.split(MARK).length - 1, "run: node scripts/patch-postgres-driver.mjs").toBe(4);
     // A close drops the dead session's queued bytes and their pending write.
     expect(text).toContain(`nextWriteTimer = chunk = null ${MARK}`);
+    // The array-type query a new session starts with never rejects unawaited.
+    expect(text).toContain(`return fetchArrayTypes().catch(() => {}) ${MARK}`);
   });
 });
