@@ -1,6 +1,7 @@
 /**
  * Where a server spent its CPU, from the .cpuprofile files `npm run bench -- --cpu-prof <dir>` leaves
- * (one per server process): self time by function and by package. Usage:
+ * (one per server process): self time by function and by package, and total time (self and callees) of
+ * our own functions, which says which step of a request costs what. Usage:
  *   node --import tsx bench/cpu-profile.ts <dir-or-file>... [--top 25]
  */
 import { readdir, readFile, stat } from "node:fs/promises";
@@ -9,6 +10,7 @@ import path from "node:path";
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -38,22 +40,30 @@ function area(url: string): string {
 export async function summarizeProfiles(files: string[], top = 25) {
   const byFrame = new Map<string, number>();
   const byArea = new Map<string, number>();
+  const ownTotal = new Map<string, number>();
   let totalUs = 0;
   for (const file of files) {
     const profile = JSON.parse(await readFile(file, "utf8")) as CpuProfile;
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     profile.samples.forEach((id, i) => {
       const node = nodes.get(id);
       const us = profile.timeDeltas[i] ?? 0;
       if (!node) return;
-      const { functionName, url, lineNumber } = node.callFrame;
-      const name = functionName || "(anonymous)";
-      const where = url
-        ? `${url.replace(/^file:\/\/.*?\/(node_modules|src)\//, "$1/")}:${lineNumber + 1}`
-        : "";
-      const frame = where ? `${name} ${where}` : name;
+      const frame = frameName(node);
       byFrame.set(frame, (byFrame.get(frame) ?? 0) + us);
-      const bucket = functionName === "(idle)" ? "(idle)" : area(url);
+      // Total time: every distinct frame of ours on the sample's stack (a recursive one counts once).
+      const seen = new Set<string>();
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+        const up = nodes.get(at);
+        if (!up?.callFrame.url.includes("/src/") || up.callFrame.url.includes("node_modules/")) continue;
+        const f = frameName(up);
+        if (seen.has(f)) continue;
+        seen.add(f);
+        ownTotal.set(f, (ownTotal.get(f) ?? 0) + us);
+      }
+      const bucket = node.callFrame.functionName === "(idle)" ? "(idle)" : area(node.callFrame.url);
       byArea.set(bucket, (byArea.get(bucket) ?? 0) + us);
       totalUs += us;
     });
@@ -75,7 +85,15 @@ export async function summarizeProfiles(files: string[], top = 25) {
     busyMs: Math.round(busyUs / 1000),
     frames: rank(byFrame),
     areas: rank(byArea),
+    ownTotals: rank(ownTotal),
   };
+}
+
+function frameName(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const name = functionName || "(anonymous)";
+  const where = url ? `${url.replace(/^file:\/\/.*?\/(node_modules|src)\//, "$1/")}:${lineNumber + 1}` : "";
+  return where ? `${name} ${where}` : name;
 }
 
 async function profileFiles(target: string): Promise<string[]> {
@@ -94,7 +112,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error("usage: node --import tsx bench/cpu-profile.ts <dir-or-file>... [--top 25]");
     process.exit(2);
   }
-  const { totalMs, busyMs, frames, areas } = await summarizeProfiles(files, top);
+  const { totalMs, busyMs, frames, areas, ownTotals } = await summarizeProfiles(files, top);
   console.log(
     `${files.length} profile(s), ${totalMs} ms sampled, ${busyMs} ms busy (shares are of busy time)\n`,
   );
@@ -103,5 +121,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`  ${String(a.share).padStart(5)} %  ${String(a.selfMs).padStart(7)} ms  ${a.frame}`);
   console.log("\nself time by function:");
   for (const f of frames)
+    console.log(`  ${String(f.share).padStart(5)} %  ${String(f.selfMs).padStart(7)} ms  ${f.frame}`);
+  console.log("\ntotal time (self and callees) of our functions:");
+  for (const f of ownTotals)
     console.log(`  ${String(f.share).padStart(5)} %  ${String(f.selfMs).padStart(7)} ms  ${f.frame}`);
 }
