@@ -236,15 +236,15 @@ describe("statement budgets of the hot paths", () => {
     const orderId = res.data?.checkoutComplete.order?.id;
     expect(orderId).toBeTruthy();
     // Gate read; T1: BEGIN, lock+read the cart, lock its variants, order, the rest with the reserve, COMMIT;
-    // authorised (one statement); T2: BEGIN, move, flip holds and commit their stock (one statement), the
-    // rest, COMMIT.
+    // authorised (one statement); T2: BEGIN, the move with its holds flipped and their stock committed
+    // (one statement), the rest, COMMIT.
     withinBudget(
       {
         data: res.data,
         statements: Number(res.headers.get("x-sql-statements")),
         log: JSON.parse(res.headers.get("x-sql-log") ?? "[]") as string[],
       },
-      13,
+      12,
     );
     const order = await measure<{ order: { id: string } }>(ORDER, { id: orderId }, buyer.token);
     expect(order.data.order.id).toBe(orderId);

@@ -8,12 +8,20 @@ import type { Tx } from "../../db/client.js";
 import { commitReservations } from "../inventory/reservations.js";
 import { stockStateEvents } from "../inventory/stock-events.js";
 import type { OrderStatus, TransitionActor } from "../order/order-status.js";
-import { claimTransition, type OrderRow, recordTransition } from "../order/transition.js";
+import {
+  claimStatement,
+  type OrderRow,
+  orderFromJson,
+  recordTransition,
+  type TransitionInput,
+} from "../order/transition.js";
 import { type PaymentEventRecord, paymentWrites } from "./payment-record.js";
 
 export interface ConfirmInput {
   storeId: string;
   orderId: string;
+  /** The order's number (it never changes), for the stock movements' reason. */
+  orderNumber: string;
   paymentId: string;
   from: Extract<OrderStatus, "PENDING" | "ON_HOLD">;
   captured: number;
@@ -28,7 +36,7 @@ export async function confirmOrder(
   tx: Tx,
   input: ConfirmInput,
 ): Promise<{ order: OrderRow; available: Map<string, number> } | null> {
-  const claimed = await claimTransition(tx, {
+  const move: TransitionInput = {
     storeId: input.storeId,
     orderId: input.orderId,
     from: input.from,
@@ -43,31 +51,38 @@ export async function confirmOrder(
       reservationExpiresAt: null,
       checkoutOutcome: { userErrors: [] },
     },
-  });
-  if (!claimed) return null;
-  const order = claimed.row;
+  };
+  // The conditional move and the stock leaving the shelf: one statement, the move first (the order's
+  // row lock, then the reservations', then the variants' in id order, as every path takes them).
   const committed = await commitReservations(
     tx,
     input.storeId,
-    order.id,
+    input.orderId,
     input.actor,
-    `order ${order.number}`,
+    `order ${input.orderNumber}`,
     input.at,
+    claimStatement(tx, move),
   );
+  if (!committed.gate) return null;
+  const order = orderFromJson(committed.gate);
   // History, events, movements and the payment: one statement.
-  await recordTransition(tx, claimed, {
-    events: stockStateEvents(input.storeId, committed.changes, input.at),
-    writes: [
-      ...committed.writes,
-      ...paymentWrites(
-        tx,
-        input.storeId,
-        input.paymentId,
-        { status: "CAPTURED", captured: input.captured },
-        input.paymentEvent,
-        input.at,
-      ),
-    ],
-  });
+  await recordTransition(
+    tx,
+    { input: move, row: order },
+    {
+      events: stockStateEvents(input.storeId, committed.changes, input.at),
+      writes: [
+        ...committed.writes,
+        ...paymentWrites(
+          tx,
+          input.storeId,
+          input.paymentId,
+          { status: "CAPTURED", captured: input.captured },
+          input.paymentEvent,
+          input.at,
+        ),
+      ],
+    },
+  );
   return { order, available: new Map([...committed.after].map(([id, a]) => [id, a.available])) };
 }

@@ -23,7 +23,11 @@ const holderIs = (holder: Holder) =>
     ? eq(inventoryReservations.orderId, holder.orderId)
     : eq(inventoryReservations.cartId, holder.cartId);
 
-type FlipRow = { lines: [string, number][] | null; moved: MovedRow[] | null };
+type FlipRow = {
+  lines: [string, number][] | null;
+  moved: MovedRow[] | null;
+  gate: Record<string, unknown> | null;
+};
 
 /**
  * Flips the holder's ACTIVE reservations (to RELEASED/EXPIRED/COMMITTED) and moves the counters by
@@ -37,13 +41,18 @@ async function flipAndMove(
   to: "RELEASED" | "EXPIRED" | "COMMITTED",
   movement: "release" | "commit",
   at: Date,
-): Promise<MovementResult & { lines: StockLine[] }> {
+  gate?: SQLWrapper,
+): Promise<MovementResult & { lines: StockLine[]; gate: Record<string, unknown> | null }> {
   const held = "orderId" in holder ? sql`r.order_id = ${holder.orderId}` : sql`r.cart_id = ${holder.cartId}`;
   const { set, guard } = movementSql(movement);
+  // The gate's one-time filter runs before the flip scans anything, so the gate's row lock comes first.
+  const gateCte = gate ? sql`gate as (${gate.getSQL()}), ` : sql``;
+  const gated = gate ? sql` and exists (select 1 from gate)` : sql``;
+  const gateRow = gate ? sql`(select to_json(g) from gate g limit 1)` : sql`null::json`;
   const [row] = await tx.execute<FlipRow>(sql`
-    with flipped as (
+    with ${gateCte}flipped as (
       update inventory_reservations r set status = ${to}::reservation_status, updated_at = ${at.toISOString()}::timestamptz
-       where r.store_id = ${storeId} and ${held} and r.status = 'ACTIVE'
+       where r.store_id = ${storeId} and ${held} and r.status = 'ACTIVE'${gated}
       returning r.variant_id, r.quantity
     ), w as (
       select f.variant_id as id, sum(f.quantity)::int as q from flipped f group by f.variant_id
@@ -59,14 +68,16 @@ async function flipAndMove(
       returning v.id, v.stock_on_hand, v.reserved, v.low_stock_threshold, v.stock_state, l.stock_state as state_before
     )
     select (select json_agg(json_build_array(f.variant_id, f.quantity)) from flipped f) as lines,
-           (select json_agg(to_json(m)) from moved m) as moved`);
+           (select json_agg(to_json(m)) from moved m) as moved,
+           ${gateRow} as gate`);
   const lines = (row?.lines ?? []).map(([variantId, quantity]) => ({ variantId, quantity }));
-  if (lines.length === 0) return { ...NOTHING, lines };
+  const gateResult = row?.gate ?? null;
+  if (lines.length === 0) return { ...NOTHING, lines, gate: gateResult };
   const moved = movementResult(mergeLines(lines), row?.moved ?? []);
   if (moved.refused.length) {
     throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
   }
-  return { ...moved, lines };
+  return { ...moved, lines, gate: gateResult };
 }
 
 const NOTHING: MovementResult = { refused: [], changes: [], after: new Map() };
@@ -84,7 +95,9 @@ export async function releaseReservations(
 
 /**
  * A paid order's held units leave the shelf. Their movement rows come back unwritten (`writes`) for the
- * caller to send with the rest of its change in one statement.
+ * caller to send with the rest of its change in one statement. `gate`: a data-modifying statement with
+ * RETURNING sent in the same statement and run first (the order's conditional move); nothing flips
+ * unless it returned a row, and its first row comes back as JSON (`gate`).
  */
 export async function commitReservations(
   tx: Tx,
@@ -93,8 +106,11 @@ export async function commitReservations(
   actor: string,
   reason: string,
   at: Date,
-): Promise<MovementResult & { lines: StockLine[]; writes: SQLWrapper[] }> {
-  const moved = await flipAndMove(tx, storeId, { orderId }, "COMMITTED", "commit", at);
+  gate?: SQLWrapper,
+): Promise<
+  MovementResult & { lines: StockLine[]; writes: SQLWrapper[]; gate: Record<string, unknown> | null }
+> {
+  const moved = await flipAndMove(tx, storeId, { orderId }, "COMMITTED", "commit", at, gate);
   if (moved.lines.length === 0) return { ...moved, writes: [] };
   return {
     ...moved,

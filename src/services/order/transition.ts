@@ -5,6 +5,7 @@
  */
 import { and, eq, type SQLWrapper } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
+import { rowFromJson } from "../../db/json-rows.js";
 import { orderStatusHistory, orders } from "../../db/schema.js";
 import { type OutboxEvent, writeOutboxMany } from "../outbox.js";
 import {
@@ -56,19 +57,29 @@ export interface ClaimedTransition {
   row: OrderRow;
 }
 
-/** The conditional UPDATE alone, for a use case that has more to do before it records the move. */
-export async function claimTransition(tx: Tx, input: TransitionInput): Promise<ClaimedTransition | null> {
+/** The conditional UPDATE, sent on its own. */
+async function claimTransition(tx: Tx, input: TransitionInput): Promise<ClaimedTransition | null> {
+  const [row] = await claimStatement(tx, input);
+  return row ? { input, row } : null;
+}
+
+/**
+ * The conditional UPDATE ... RETURNING of a move, not yet sent: for a caller that sends it inside a
+ * statement of its own (its RETURNING row, as JSON, is the order: `orderFromJson`).
+ */
+export function claimStatement(tx: Tx, input: TransitionInput) {
   const problem = transitionProblem(input.from, input.to, input.by, input.facts);
   if (problem) throw new Error(`order transition refused: ${problem}`);
-  const [row] = await tx
+  return tx
     .update(orders)
     .set({ ...input.set, status: input.to, updatedAt: input.at })
     .where(
       and(eq(orders.storeId, input.storeId), eq(orders.id, input.orderId), eq(orders.status, input.from)),
     )
     .returning();
-  return row ? { input, row } : null;
 }
+
+export const orderFromJson = (json: Record<string, unknown>): OrderRow => rowFromJson(orders, json);
 
 /** The history row and the event of a claimed move, with the caller's other writes: one statement. */
 export async function recordTransition(
