@@ -6,9 +6,9 @@
  * (and failed a CI run of the connection-reset storm, where a backend was terminated the moment its
  * session became ready). A proxy in front of PostgreSQL stages both timings exactly.
  */
-import net from "node:net";
 import postgres from "postgres";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { pgProxy } from "../support/pg-proxy.js";
 
 const TYPE_QUERY = Buffer.from("pg_catalog.pg_type");
 
@@ -55,49 +55,30 @@ type Fault = "cut-during-type-query" | "terminated-when-ready";
  */
 async function faultyProxy(target: URL, fault: Fault, faults: number): Promise<Proxy> {
   let cuts = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    let staged = false;
-    client.on("data", (bytes: Buffer) => {
-      if (bytes.includes(TYPE_QUERY) && (staged || (fault === "cut-during-type-query" && cuts < faults))) {
-        if (!staged) cuts++;
-        drop();
+  const staged = new Set<number>();
+  const proxy = await pgProxy(target.toString(), {
+    fromClient(bytes, conn) {
+      const cutHere = staged.has(conn.index) || (fault === "cut-during-type-query" && cuts < faults);
+      if (bytes.includes(TYPE_QUERY) && cutHere) {
+        if (!staged.has(conn.index)) cuts++;
+        conn.cut();
         return;
       }
-      upstream.write(bytes);
-    });
-    upstream.on("data", (bytes: Buffer) => {
-      const ready = fault === "terminated-when-ready" && cuts < faults && !staged ? endOfReady(bytes) : null;
+      conn.toServer(bytes);
+    },
+    fromServer(bytes, conn) {
+      const stage = fault === "terminated-when-ready" && cuts < faults && !staged.has(conn.index);
+      const ready = stage ? endOfReady(bytes) : null;
       if (ready === null) {
-        client.write(bytes);
+        conn.toClient(bytes);
         return;
       }
       cuts++;
-      staged = true;
-      client.write(Buffer.concat([bytes.subarray(0, ready), ADMIN_SHUTDOWN]));
-    });
-    client.on("error", drop).on("close", drop);
-    upstream.on("error", drop).on("close", drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address() as net.AddressInfo;
-  const url = new URL(target);
-  url.hostname = "127.0.0.1";
-  url.port = String(address.port);
-  return {
-    url: url.toString(),
-    cuts: () => cuts,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      staged.add(conn.index);
+      conn.toClient(Buffer.concat([bytes.subarray(0, ready), ADMIN_SHUTDOWN]));
     },
-  };
+  });
+  return { url: proxy.url, cuts: () => cuts, close: proxy.close };
 }
 
 const cleanups: (() => Promise<void>)[] = [];
