@@ -89,26 +89,28 @@ export function isOutboxMessage(value: Record<string, unknown>): value is Outbox
  * `alongside`: other writes of the same change (drizzle insert/update queries without RETURNING), sent
  * in the same statement as data-modifying CTEs, so a use case that writes rows and announces them pays
  * one round trip for all of it. They run whether or not there are events.
- * `returning`: one more write WITH RETURNING whose first row comes back as JSON (turn it into a row
- * with rowFromJson), for a use case that needs what it inserted.
+ * `returning`: more writes WITH RETURNING whose first rows come back as JSON, in their order (turn each
+ * into a row with rowFromJson), for a use case that needs what it inserted.
  */
 export async function writeOutboxMany(
   tx: Executor,
   events: readonly OutboxEvent[],
   alongside: readonly SQLWrapper[] = [],
-  returning?: SQLWrapper,
-): Promise<Record<string, unknown> | null> {
-  if (events.length === 0 && alongside.length === 0 && !returning) return null;
-  if (events.length === 1 && events[0] && alongside.length === 0 && !returning) {
+  returning: readonly SQLWrapper[] = [],
+): Promise<(Record<string, unknown> | null)[]> {
+  if (events.length === 0 && alongside.length === 0 && returning.length === 0) return [];
+  if (events.length === 1 && events[0] && alongside.length === 0 && returning.length === 0) {
     await writeOutbox(tx, events[0]);
-    return null;
+    return [];
   }
   for (const event of events) {
     if (!TOPIC.test(event.topic)) throw new Error(`invalid outbox topic "${event.topic}"`);
     if (!event.key || /[\s:@]/.test(event.key)) throw new Error(`invalid outbox key "${event.key}"`);
   }
   const ctes = alongside.map((q, i) => sql`${sql.raw(`alongside_${i}`)} as (${q.getSQL()})`);
-  if (returning) ctes.push(sql`returned as (${returning.getSQL()})`);
+  returning.forEach((q, i) => {
+    ctes.push(sql`${sql.raw(`returned_${i}`)} as (${q.getSQL()})`);
+  });
   if (events.length) {
     const values = events.map(
       (e) => sql`(${e.storeId}::uuid, ${e.topic}, ${e.key}, ${JSON.stringify(e.payload)}::jsonb)`,
@@ -121,9 +123,14 @@ export async function writeOutboxMany(
   const notified = events.length
     ? sql`(select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, '') from written limit 1)`
     : sql`null`;
-  const row = returning ? sql`(select to_json(r) from returned r limit 1)` : sql`null`;
-  const [result] = await tx.execute<{ row: Record<string, unknown> | null }>(
-    sql`with ${sql.join(ctes, sql`, `)} select ${row} as row, ${notified} as notified`,
+  const rows = returning.length
+    ? sql`json_build_array(${sql.join(
+        returning.map((_, i) => sql.raw(`(select to_json(r) from returned_${i} r limit 1)`)),
+        sql`, `,
+      )})`
+    : sql`null`;
+  const [result] = await tx.execute<{ rows: (Record<string, unknown> | null)[] | null }>(
+    sql`with ${sql.join(ctes, sql`, `)} select ${rows} as rows, ${notified} as notified`,
   );
-  return result?.row ?? null;
+  return result?.rows ?? [];
 }

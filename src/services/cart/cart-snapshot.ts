@@ -20,6 +20,7 @@ import {
   cartItems,
   carts,
   discounts,
+  orderNumbers,
   products,
   productVariants,
   shippingMethods,
@@ -47,6 +48,8 @@ export interface CartSnapshot {
   shippingMethod: ShippingMethodRow | null;
   /** Rates of the destination's country; null when the cart has no address. */
   taxRates: TaxRateRow[] | null;
+  /** The number of the order this cart is becoming (a snapshot taken with `forOrder`). */
+  orderNumber?: string;
 }
 
 /*
@@ -54,8 +57,8 @@ export interface CartSnapshot {
  * email) spelled for one cart: a redemption counts when it is the customer's, or, for a guest cart, when
  * it was made without an account under the cart's email.
  */
-const SELECT = `
-select to_json(c) as cart,
+const COLUMNS = `
+to_json(c) as cart,
   (select s.version from carts s where s.store_id = c.store_id and s.id = c.id) as seen_version,
   (select coalesce(json_agg(to_json(i) order by i.created_at, i.id), '[]')
      from cart_items i where i.store_id = c.store_id and i.cart_id = c.id) as lines,
@@ -78,18 +81,25 @@ select to_json(c) as cart,
   case when c.shipping_address is not null then
     (select coalesce(json_agg(json_build_array(t.country, t.region, t.rate_bps)), '[]') from tax_rates t
       where t.store_id = c.store_id and t.country = upper(c.shipping_address->>'country'))
-  end as tax_rates
-from carts c`;
+  end as tax_rates`;
+const SELECT = `select ${COLUMNS} from carts c`;
 
 const READ = `${SELECT} where c.store_id = $1 and c.id = $2`;
 /** The read of one cart ($1 store, $2 cart, $3 variants also wanted), for tests of its plan. */
 export const CART_SNAPSHOT_READ = READ;
 const LOCK = `${READ} for update of c`;
+/**
+ * The lock of a cart about to become an order, which also draws the order's number (a number drawn by
+ * a checkout that then fails is skipped, as with any sequence).
+ */
+const LOCK_FOR_ORDER = `select nextval('${orderNumbers.seqName}')::text as order_number, ${COLUMNS}
+from carts c where c.store_id = $1 and c.id = $2 for update of c`;
 /** Several carts of one store at once (no lock): $2 is their ids. */
 const READ_MANY = `${SELECT} where c.store_id = $1 and c.id = any($2::uuid[])`;
 
 type Json = Record<string, unknown>;
 interface SnapshotRow {
+  order_number?: string;
   cart: Json;
   seen_version: number;
   lines: Json[];
@@ -102,16 +112,17 @@ interface SnapshotRow {
 /**
  * The cart's snapshot, or null if this store has no such cart. `lock` takes the cart row FOR UPDATE
  * (a write: concurrent writers of one cart queue here). `alsoVariants`: variants the change is about
- * to add, read in the same statement.
+ * to add, read in the same statement. `forOrder` (with `lock`): the cart is becoming an order, whose
+ * number is drawn in the same statement.
  */
 export async function loadCartSnapshot(
   q: RawSql,
   storeId: string,
   cartId: string,
-  opts: { lock?: boolean; alsoVariants?: readonly string[] } = {},
+  opts: { lock?: boolean; alsoVariants?: readonly string[]; forOrder?: boolean } = {},
 ): Promise<CartSnapshot | null> {
   const params = [storeId, cartId, opts.alsoVariants ?? []];
-  const text = opts.lock ? LOCK : READ;
+  const text = opts.lock ? (opts.forOrder ? LOCK_FOR_ORDER : LOCK) : READ;
   let [row] = (await q.unsafe(text, params as never[])) as unknown as SnapshotRow[];
   if (row && opts.lock && row.seen_version !== (row.cart.version as number)) {
     // Waited for another writer: read again under the lock we now hold (see the top of this file).
@@ -179,5 +190,6 @@ function toSnapshot(row: SnapshotRow): CartSnapshot {
     taxRates: row.tax_rates
       ? row.tax_rates.map(([country, region, rateBps]) => ({ country, region, rateBps }))
       : null,
+    ...(row.order_number === undefined ? {} : { orderNumber: row.order_number }),
   };
 }

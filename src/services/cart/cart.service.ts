@@ -404,11 +404,11 @@ export class CartService {
   // ---- for checkout: the cart module stays the only writer of carts ----
 
   /**
-   * Locks the caller's cart (FOR UPDATE) for checkout, with what it was read with; NOT_FOUND unless
-   * the caller owns it.
+   * Locks the caller's cart (FOR UPDATE) for checkout, with what it was read with and the number of
+   * the order it is becoming; NOT_FOUND unless the caller owns it.
    */
   async lockForCheckout(tx: Tx, ctx: ServiceContext, cartId: string): Promise<CartSnapshot> {
-    const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, cartId, { lock: true });
+    const snapshot = await loadCartSnapshot(rawSql(tx), ctx.store.id, cartId, { lock: true, forOrder: true });
     if (!snapshot || !ownsCart(ctx.caller, snapshot.cart)) throw cartNotFound();
     return snapshot;
   }

@@ -47,7 +47,7 @@ import {
   voidAuthorization,
 } from "./payment.steps.js";
 import { type PaymentRow, paymentOfOrder } from "./payment-record.js";
-import { PriceChangedError, placeOrder } from "./place-order.step.js";
+import { IdempotencyKeyTaken, orderByKey, PriceChangedError, placeOrder } from "./place-order.step.js";
 
 const WAIT_POLL_MS = 40;
 
@@ -149,6 +149,12 @@ export class CheckoutService {
       await this.deps.infra.stockGate.giveBack(ctx.store.id, admitted);
       if (e instanceof PriceChangedError) {
         return { order: null, paymentClientSecret: null, priceChanges: e.priceChanges, userErrors: e.errors };
+      }
+      if (e instanceof IdempotencyKeyTaken) {
+        // Committed before our insert failed on it, so this read (after the rollback) sees it.
+        const existing = await orderByKey(this.deps.db, ctx.store.id, input.idempotencyKey);
+        if (!existing) throw new Error("the idempotency key's order is not there");
+        return this.replay(ctx, input, existing);
       }
       throw e;
     }

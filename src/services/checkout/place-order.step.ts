@@ -2,26 +2,26 @@
  * Saga step 1 (T1), one short transaction: the cart becomes a PENDING order whose stock is held and
  * whose discount uses are counted, or nothing happens at all.
  *
- * In order: lock the cart; if the idempotency key already names an order, stop (the caller replays it);
- * check the cart can be ordered; lock its variants (ascending id) and re-price every line at today's
- * price (lower prices apply to the buyer's favour; higher ones need acceptPriceChanges or a matching
- * expectedTotal); re-check every code; reserve stock with one conditional UPDATE; insert the order with
- * line snapshots, history, payment row and outbox events; count each code's use (the redemption's
- * conditional UPDATE); mark the cart CHECKED_OUT. Any refusal throws before COMMIT, so every write of
- * the step rolls back together.
+ * In order: lock the cart (drawing the order's number); if the cart is already ordered under this
+ * idempotency key, stop (the caller replays it); check the cart can be ordered; lock its variants
+ * (ascending id) and re-price every line at today's price (lower prices apply to the buyer's favour;
+ * higher ones need acceptPriceChanges or a matching expectedTotal); re-check every code; then ONE
+ * statement: the order with its line snapshots, the reserve (a conditional UPDATE), holds, history,
+ * payment row, the cart's move to CHECKED_OUT and the outbox events; then count each code's use (the
+ * redemption's conditional UPDATE). Any refusal throws before COMMIT, so every write of the step rolls
+ * back together; a key that names another order fails the order's insert (IdempotencyKeyTaken).
  *
  * Compensation: compensate.step.ts (releases the stock, gives the uses back, cancels the order and
  * gives the shopper their cart back).
  */
 import { randomUUID } from "node:crypto";
-import { and, eq, type SQLWrapper, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client.js";
+import { and, eq, type SQLWrapper } from "drizzle-orm";
+import type { Executor, Tx } from "../../db/client.js";
 import { rowFromJson } from "../../db/json-rows.js";
 import {
   type AddressJson,
   inventoryReservations,
   orderItems,
-  orderNumbers,
   orderStatusHistory,
   orders,
   payments,
@@ -47,8 +47,9 @@ import {
 import { stockStateEvents } from "../inventory/stock-events.js";
 import { assertOrderSubtotal } from "../money-bounds.js";
 import { moneyText } from "../money-format.js";
-import type { OrderRow } from "../order/transition.js";
+import { type OrderRow, orderFromJson } from "../order/transition.js";
 import { writeOutboxMany } from "../outbox.js";
+import { isUniqueViolation } from "../pg-errors.js";
 import type { RedemptionService } from "../redemption.service.js";
 import type { PriceChangeView } from "./checkout.types.js";
 import type { ValidCheckout } from "./checkout-input.js";
@@ -275,12 +276,17 @@ export async function placeOrder(
   const reservationExpiresAt = new Date(now.getTime() + deps.reservationTtlMs);
   const pricedLine = new Map(pricing.lines.map((l) => [l.lineId, l]));
 
-  const [order] = await tx
+  const number = snapshot.orderNumber;
+  if (!number) throw new Error("the checkout's cart lock drew no order number");
+  // No ON CONFLICT: a key that already names an order (one that failed and gave this cart back, or
+  // one of another cart) fails the whole statement below with IdempotencyKeyTaken, so nothing is
+  // written, and the caller replays that order's answer once this transaction has rolled back.
+  const orderInsert = tx
     .insert(orders)
     .values({
       id: orderId,
       storeId,
-      number: sql`nextval(${orderNumbers.seqName})::text`,
+      number,
       customerId: caller.kind === "customer" ? caller.customerId : null,
       sessionId: caller.kind === "guest" ? caller.sessionId : null,
       email,
@@ -305,31 +311,8 @@ export async function placeOrder(
       createdAt: now,
       updatedAt: now,
     })
-    .onConflictDoNothing({ target: [orders.storeId, orders.idempotencyKey] })
     .returning();
-  if (!order) {
-    // The key already names an order (one that failed and gave this cart back, or one of another
-    // cart): nothing has been written yet, so the caller replays that order's answer.
-    const existing = await orderByKey(tx, storeId, input.idempotencyKey);
-    if (!existing) throw new Error("order insert conflicted with no order");
-    return { kind: "existing", order: existing };
-  }
-  const number = order.number;
-
-  // Uses are counted after the order exists (a redemption points at it), in ascending code id order.
-  const codes = pricing.discounts
-    .filter((d) => d.applicable && d.id)
-    .map((d) => d.id as string)
-    .sort();
-  for (const discountId of codes) {
-    await deps.redemptions.consume(tx, {
-      storeId,
-      discountId,
-      orderId,
-      customerId: order.customerId,
-      email: order.customerId ? null : email,
-    });
-  }
+  const customerId = caller.kind === "customer" ? caller.customerId : null;
 
   // The order takes its units. Usually the reserve travels with the order's other writes (its result is
   // known from the locked rows); a holding store's cart holds go back first, which moves the counters,
@@ -403,37 +386,74 @@ export async function placeOrder(
       idempotencyKey: paymentKeyFor(orderId),
     })
     .returning();
-  // The reserve, lines, holds, history, the cart's move, the payment row and the events: one statement.
-  const paymentJson = await writeOutboxMany(
-    tx,
-    [
-      {
-        storeId,
-        topic: ORDER_CREATED,
-        key: orderId,
-        payload: {
-          orderId,
-          number,
-          customerId: order.customerId,
-          email,
-          total: totals.total,
-          currency: cart.currency,
-          at: now.toISOString(),
+  // The order, the reserve, lines, holds, history, the cart's move, the payment row and the events:
+  // one statement, so the variants locked above are held for it and COMMIT alone.
+  let returned: (Record<string, unknown> | null)[];
+  try {
+    returned = await writeOutboxMany(
+      tx,
+      [
+        {
+          storeId,
+          topic: ORDER_CREATED,
+          key: orderId,
+          payload: {
+            orderId,
+            number,
+            customerId,
+            email,
+            total: totals.total,
+            currency: cart.currency,
+            at: now.toISOString(),
+          },
         },
-      },
-      ...stockStateEvents(storeId, reserved.changes, now),
-    ],
-    [...reserveWrites, items, reservations, history, checkedOut.write],
-    paymentInsert,
-  );
-  if (!paymentJson) throw new Error("payment insert returned nothing");
+        ...stockStateEvents(storeId, reserved.changes, now),
+      ],
+      [...reserveWrites, items, reservations, history, checkedOut.write],
+      [orderInsert, paymentInsert],
+    );
+  } catch (e) {
+    if (isUniqueViolation(e, "orders_store_idempotency_key")) throw new IdempotencyKeyTaken();
+    throw e;
+  }
+  const [orderJson, paymentJson] = returned;
+  if (!orderJson || !paymentJson) throw new Error("order or payment insert returned nothing");
+  const order = orderFromJson(orderJson);
   const payment = rowFromJson(payments, paymentJson);
+
+  // Uses are counted once the order exists (a redemption points at it), in ascending code id order; a
+  // refusal throws, and the whole step rolls back.
+  const codes = pricing.discounts
+    .filter((d) => d.applicable && d.id)
+    .map((d) => d.id as string)
+    .sort();
+  for (const discountId of codes) {
+    await deps.redemptions.consume(tx, {
+      storeId,
+      discountId,
+      orderId,
+      customerId,
+      email: customerId ? null : email,
+    });
+  }
   const available = new Map([...reserved.after].map(([id, a]) => [id, a.available]));
   return { kind: "placed", order, payment, cart: checkedOut.cart, available };
 }
 
-async function orderByKey(tx: Tx, storeId: string, key: string): Promise<OrderRow | undefined> {
-  const [row] = await tx
+/**
+ * The idempotency key already names an order, found by the order's insert (not under the cart lock:
+ * the order failed and gave this cart back, or belongs to another cart). The step's transaction is
+ * aborted by then; the caller reads that order with orderByKey once it has rolled back.
+ */
+export class IdempotencyKeyTaken extends Error {
+  constructor() {
+    super("the idempotency key already names an order");
+    this.name = "IdempotencyKeyTaken";
+  }
+}
+
+export async function orderByKey(db: Executor, storeId: string, key: string): Promise<OrderRow | undefined> {
+  const [row] = await db
     .select()
     .from(orders)
     .where(and(eq(orders.storeId, storeId), eq(orders.idempotencyKey, key)));
