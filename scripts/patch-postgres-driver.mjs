@@ -24,15 +24,6 @@
  * last-resort handler (and failed a CI run of the reset storm). The repair handles that rejection:
  * the statement it belonged to has already failed or waits for the reconnect, which asks again.
  * db-type-fetch-loss.test.ts stages both timings through a proxy.
- *
- * And one change that is not a repair, in index.js: a transaction's first statement is pipelined behind
- * its BEGIN. As released, `sql.begin(fn)` waits for BEGIN's reply before it calls `fn`, so every
- * transaction spends a round trip (and, in a busy server, a wait for the event loop) on BEGIN alone,
- * holding its pool connection all the while. Here `fn` starts once BEGIN is placed on a connection,
- * and its statements go out behind BEGIN in the same write; COMMIT still waits for BEGIN's reply. The
- * connection stays out of the pool as before (BEGIN's onexecute still answers "full"). Only the loss
- * of the connection can fail a BEGIN, which fails the statements behind it too.
- * db-begin-pipelining.test.ts holds BEGIN's reply back to show the first statement is already sent.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -41,7 +32,7 @@ import { fileURLToPath } from "node:url";
 const MARK = "/* cartograph: driver repair */";
 const VERSION = "3.4.9";
 
-const CONNECTION_EDITS = [
+const EDITS = [
   {
     what: "terminate() drops the queued bytes",
     from: "    clearImmediate(nextWriteTimer)\n    if (socket) {",
@@ -74,67 +65,26 @@ const CONNECTION_EDITS = [
   },
 ];
 
-const INDEX_EDITS = [
-  {
-    what: "begin() starts the body once BEGIN is on a connection, not once it has answered",
-    from:
-      "      await sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], { onexecute }).execute()\n" +
-      "      return await Promise.race([\n        scope(connection, fn),\n",
-    to:
-      `      ${MARK}\n` +
-      "      let placed\n" +
-      "      const onConnection = new Promise(resolve => placed = resolve)\n" +
-      "      const began = sql.unsafe('begin ' + options.replace(/[^a-z ]/ig, ''), [], {\n" +
-      "        onexecute: c => (onexecute(c), placed())\n" +
-      "      }).execute()\n" +
-      "      await Promise.race([onConnection, began])\n" +
-      "      began.catch(() => {})\n" +
-      "      return await Promise.race([\n        scope(connection, fn, undefined, began),\n",
-  },
-  {
-    what: "scope() knows the BEGIN in flight",
-    from: "    async function scope(c, fn, name) {\n",
-    to: `    async function scope(c, fn, name, began) { ${MARK}\n`,
-  },
-  {
-    what: "COMMIT waits for BEGIN's reply",
-    from: "      if (!name) {\n        prepare\n",
-    to: `      if (!name) {\n        began && await began ${MARK}\n        prepare\n`,
-  },
-  {
-    what: "a statement with none queued before it goes out at once, behind BEGIN",
-    from: "        q.catch(e => uncaughtError || (uncaughtError = e))\n        c.queue === full\n",
-    to: `        q.catch(e => uncaughtError || (uncaughtError = e))\n        c.queue === full && queries.length ${MARK}\n`,
-  },
-];
-
-const FILES = [
-  { file: "src/connection.js", edits: CONNECTION_EDITS },
-  { file: "cjs/src/connection.js", edits: CONNECTION_EDITS },
-  { file: "src/index.js", edits: INDEX_EDITS },
-  { file: "cjs/src/index.js", edits: INDEX_EDITS },
-];
-
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../node_modules/postgres");
 if (!existsSync(path.join(root, "package.json"))) {
   throw new Error(`postgres is not installed at ${root}: nothing to repair, and nothing to run on`);
 }
 const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
 
-for (const { file, edits } of FILES) {
+for (const file of ["src/connection.js", "cjs/src/connection.js"]) {
   const full = path.join(root, file);
   let text = readFileSync(full, "utf8");
   const marks = text.split(MARK).length - 1;
-  if (marks === edits.length) continue;
+  if (marks === EDITS.length) continue;
   if (marks !== 0)
-    throw new Error(`${full}: partly repaired (${marks} of ${edits.length}); reinstall postgres`);
+    throw new Error(`${full}: partly repaired (${marks} of ${EDITS.length}); reinstall postgres`);
   if (version !== VERSION) {
     throw new Error(
       `postgres ${version} is installed; scripts/patch-postgres-driver.mjs was written for ${VERSION}: ` +
         "check whether the release fixes the stale write buffer on close, then update or drop the repair",
     );
   }
-  for (const edit of edits) {
+  for (const edit of EDITS) {
     const at = text.indexOf(edit.from);
     if (at < 0 || text.indexOf(edit.from, at + 1) >= 0) {
       throw new Error(`${full}: cannot apply "${edit.what}" (text not found exactly once)`);

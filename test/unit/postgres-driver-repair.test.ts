@@ -11,11 +11,6 @@ const MARK = "/* cartograph: driver repair */";
 const root = path.resolve(import.meta.dirname, "../../node_modules/postgres");
 
 describe("postgres.js driver repair", () => {
-  it.each(["src/index.js", "cjs/src/index.js"])("pipelines a transaction's first statement in %s", (file) => {
-    const text = readFileSync(path.join(root, file), "utf8");
-    expect(text.split(MARK).length - 1, "run: node scripts/patch-postgres-driver.mjs").toBe(4);
-    expect(text).toContain("scope(connection, fn, undefined, began)");
-  });
   it.each(["src/connection.js", "cjs/src/connection.js"])("is applied to %s", (file) => {
     const text = readFileSync(path.join(root, file), "utf8");
     expect(text.split(MARK).length - 1, "run: node scripts/patch-postgres-driver.mjs").toBe(4);
