@@ -86,21 +86,27 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** A one-connection client through a proxy staging `fault`, and the rejections nothing handled. */
+async function throughProxy(fault: Fault, faults: number) {
+  const proxy = await faultyProxy(new URL(inject("pgBaseUrl")), fault, faults);
+  cleanups.push(proxy.close);
+  const stray: unknown[] = [];
+  const onStray = (reason: unknown) => stray.push(reason);
+  process.on("unhandledRejection", onStray);
+  cleanups.push(async () => {
+    process.off("unhandledRejection", onStray);
+  });
+  const sql = postgres(proxy.url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  cleanups.push(() => sql.end({ timeout: 5 }));
+  return { proxy, sql, stray };
+}
+
 describe("a connection lost while the driver fetches array types", () => {
   it.each([
     ["a pooled statement", false],
     ["a transaction", true],
   ])("%s waits for the reconnect, succeeds, and leaves no unhandled rejection", async (_, inTransaction) => {
-    const proxy = await faultyProxy(new URL(inject("pgBaseUrl")), "cut-during-type-query", 2);
-    cleanups.push(proxy.close);
-    const stray: unknown[] = [];
-    const onStray = (reason: unknown) => stray.push(reason);
-    process.on("unhandledRejection", onStray);
-    cleanups.push(async () => {
-      process.off("unhandledRejection", onStray);
-    });
-    const sql = postgres(proxy.url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-    cleanups.push(() => sql.end({ timeout: 5 }));
+    const { proxy, sql, stray } = await throughProxy("cut-during-type-query", 2);
 
     const rows = inTransaction
       ? await sql.begin((tx) => tx<{ n: number }[]>`select ${41}::int + 1 as n`)
@@ -119,16 +125,7 @@ describe("a connection lost while the driver fetches array types", () => {
     ["a pooled statement", false],
     ["a transaction", true],
   ])("%s on a session terminated as it became ready fails with the termination, and nothing else does", async (_, inTransaction) => {
-    const proxy = await faultyProxy(new URL(inject("pgBaseUrl")), "terminated-when-ready", 1);
-    cleanups.push(proxy.close);
-    const stray: unknown[] = [];
-    const onStray = (reason: unknown) => stray.push(reason);
-    process.on("unhandledRejection", onStray);
-    cleanups.push(async () => {
-      process.off("unhandledRejection", onStray);
-    });
-    const sql = postgres(proxy.url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-    cleanups.push(() => sql.end({ timeout: 5 }));
+    const { proxy, sql, stray } = await throughProxy("terminated-when-ready", 1);
 
     const first = inTransaction ? sql.begin((tx) => tx`select 1 as n`) : sql`select 1 as n`;
     await expect(first).rejects.toMatchObject({ code: "57P01" });
