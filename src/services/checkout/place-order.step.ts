@@ -278,6 +278,7 @@ export async function placeOrder(
 
   const number = snapshot.orderNumber;
   if (!number) throw new Error("the checkout's cart lock drew no order number");
+  const customerId = caller.kind === "customer" ? caller.customerId : null;
   // No ON CONFLICT: a key that already names an order (one that failed and gave this cart back, or
   // one of another cart) fails the whole statement below with IdempotencyKeyTaken, so nothing is
   // written, and the caller replays that order's answer once this transaction has rolled back.
@@ -287,7 +288,7 @@ export async function placeOrder(
       id: orderId,
       storeId,
       number,
-      customerId: caller.kind === "customer" ? caller.customerId : null,
+      customerId,
       sessionId: caller.kind === "guest" ? caller.sessionId : null,
       email,
       cartId: cart.id,
@@ -312,7 +313,6 @@ export async function placeOrder(
       updatedAt: now,
     })
     .returning();
-  const customerId = caller.kind === "customer" ? caller.customerId : null;
 
   // The order takes its units. Usually the reserve travels with the order's other writes (its result is
   // known from the locked rows); a holding store's cart holds go back first, which moves the counters,
