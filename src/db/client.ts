@@ -7,6 +7,7 @@ import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { nameStatements } from "./named-statements.js";
 import * as schema from "./schema.js";
+import { useSqlCompiler } from "./sql-compiler.js";
 import { countingSql } from "./statement-counter.js";
 import { type ConnectionCloses, guardTransactions } from "./transaction-guard.js";
 
@@ -89,5 +90,7 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
   const guarded = nameStatements(guardTransactions(pool, closes));
   const sql = opts.countStatements ? countingSql(guarded, opts.replica) : guarded;
   const db = drizzle(sql, { schema });
+  // Statement text built by sql-compiler.ts; checked against drizzle's own on every statement in tests.
+  useSqlCompiler(db, { verify: Boolean(opts.countStatements || process.env.VITEST) });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
