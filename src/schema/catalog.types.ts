@@ -49,16 +49,16 @@ export class Product {
   record: CatalogProduct;
 
   static from(p: CatalogProduct): Product {
-    return Object.assign(new Product(), {
-      id: p.id,
-      name: p.name,
-      description: p.description,
-      status: p.status,
-      basePrice: Money.of(p.basePrice, p.currency),
-      createdAt: p.createdAt,
-      updatedAt: p.updatedAt,
-      record: p,
-    });
+    const product = new Product();
+    product.id = p.id;
+    product.name = p.name;
+    product.description = p.description;
+    product.status = p.status;
+    product.basePrice = Money.of(p.basePrice, p.currency);
+    product.createdAt = p.createdAt;
+    product.updatedAt = p.updatedAt;
+    product.record = p;
+    return product;
   }
 }
 
@@ -71,10 +71,10 @@ export class PriceRange {
   max: Money;
 
   static of(range: { min: number; max: number }, currency: string): PriceRange {
-    return Object.assign(new PriceRange(), {
-      min: Money.of(range.min, currency),
-      max: Money.of(range.max, currency),
-    });
+    const priceRange = new PriceRange();
+    priceRange.min = Money.of(range.min, currency);
+    priceRange.max = Money.of(range.max, currency);
+    return priceRange;
   }
 }
 
@@ -108,15 +108,15 @@ export class ProductVariant {
   record: CatalogVariant;
 
   static from(v: CatalogVariant): ProductVariant {
-    return Object.assign(new ProductVariant(), {
-      id: v.id,
-      sku: v.sku,
-      title: v.title,
-      attributes: v.attributes,
-      price: Money.of(v.price, v.currency),
-      inStock: v.available > 0,
-      record: v,
-    });
+    const variant = new ProductVariant();
+    variant.id = v.id;
+    variant.sku = v.sku;
+    variant.title = v.title;
+    variant.attributes = v.attributes;
+    variant.price = Money.of(v.price, v.currency);
+    variant.inStock = v.available > 0;
+    variant.record = v;
+    return variant;
   }
 }
 
@@ -130,7 +130,13 @@ export class ProductConnection extends Connection("Product", Product) {
       endCursor: page.items.at(-1)?.cursor ?? null,
     });
     return Object.assign(new ProductConnection(), {
-      edges: page.items.map((item) => ({ cursor: item.cursor, node: Product.from(item.node) })),
+      // The cursor stays a getter: encoded only if the query selects it.
+      edges: page.items.map((item) => ({
+        get cursor() {
+          return item.cursor;
+        },
+        node: Product.from(item.node),
+      })),
       pageInfo,
       totalCount: null,
     });

@@ -7,7 +7,7 @@
  */
 import { and, asc, eq, getTableColumns, inArray, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/client.js";
-import { rowFromJson } from "../db/json-rows.js";
+import { jsonValuesOf, rowFromJsonValues } from "../db/json-rows.js";
 import { rawSql } from "../db/raw-sql.js";
 import { inventoryMovements, products, productVariants } from "../db/schema.js";
 import { assertStaff } from "./authz.js";
@@ -58,8 +58,8 @@ export interface ProductPage extends Page<CatalogProduct> {
 
 /** One page of products with their variants; its filters come from `productPageStatement`. */
 const PRODUCT_PAGE_SELECT = `
-select to_json(p) as product,
-  (select coalesce(json_agg(json_build_array(to_json(v)) order by v.position, v.created_at, v.id), '[]')
+select ${jsonValuesOf(products, "p")} as product,
+  (select coalesce(json_agg(${jsonValuesOf(productVariants, "v")} order by v.position, v.created_at, v.id), '[]')
      from product_variants v where v.store_id = p.store_id and v.product_id = p.id) as variants
 from products p`;
 
@@ -215,13 +215,13 @@ export class CatalogService {
         ? []
         : ((await this.deps.reads.run(ctx.reads, (db) =>
             rawSql(db).unsafe(statement, params as never[]),
-          )) as unknown as { product: Record<string, unknown>; variants: [Record<string, unknown>][] }[]);
+          )) as unknown as { product: unknown[]; variants: unknown[][] }[]);
     const variants = new Map<string, CatalogVariant[]>();
-    const page = rows.map(({ product: json, variants: list }) => {
-      const product = rowFromJson(products, json);
+    const page = rows.map(({ product: values, variants: list }) => {
+      const product = rowFromJsonValues(products, values);
       variants.set(
         product.id,
-        list.map(([v]) => catalogVariantOf(rowFromJson(productVariants, v), product)),
+        list.map((v) => catalogVariantOf(rowFromJsonValues(productVariants, v), product)),
       );
       return product;
     });

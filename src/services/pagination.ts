@@ -18,7 +18,7 @@ export interface Cursor {
 }
 
 export interface Page<T> {
-  items: { cursor: string; node: T }[];
+  items: { readonly cursor: string; node: T }[];
   hasNextPage: boolean;
   hasPreviousPage: boolean;
 }
@@ -48,8 +48,20 @@ export function pageSize(first: number | null | undefined): number {
   return n;
 }
 
+/** An item of a page; its cursor is encoded when read (a catalog page's clients rarely ask for it). */
+class PageItem<T> {
+  constructor(
+    readonly node: T,
+    private readonly cursorOf: (row: T) => Cursor,
+  ) {}
+
+  get cursor(): string {
+    return encodeCursor(this.cursorOf(this.node));
+  }
+}
+
 /** Given rows fetched with limit size+1, builds the page. */
 export function toPage<T>(rows: T[], size: number, cursorOf: (row: T) => Cursor, after: boolean): Page<T> {
-  const items = rows.slice(0, size).map((node) => ({ cursor: encodeCursor(cursorOf(node)), node }));
+  const items = rows.slice(0, size).map((node) => new PageItem(node, cursorOf));
   return { items, hasNextPage: rows.length > size, hasPreviousPage: after };
 }

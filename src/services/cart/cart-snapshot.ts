@@ -13,7 +13,7 @@
  * snapshot that sees the other writer's commit. So the retry happens only under contention.
  */
 
-import { rowFromJson } from "../../db/json-rows.js";
+import { jsonValueIndex, jsonValuesOf, rowFromJson, rowFromJsonValues } from "../../db/json-rows.js";
 import type { RawSql } from "../../db/raw-sql.js";
 import {
   cartDiscounts,
@@ -60,7 +60,7 @@ export interface CartSnapshot {
 const COLUMNS = `
 to_json(c) as cart,
   (select s.version from carts s where s.store_id = c.store_id and s.id = c.id) as seen_version,
-  (select coalesce(json_agg(to_json(i) order by i.created_at, i.id), '[]')
+  (select coalesce(json_agg(${jsonValuesOf(cartItems, "i")} order by i.created_at, i.id), '[]')
      from cart_items i where i.store_id = c.store_id and i.cart_id = c.id) as lines,
   (select coalesce(json_agg(json_build_array(to_json(cd), to_json(d),
        (select count(*) from discount_redemptions r
@@ -70,7 +70,7 @@ to_json(c) as cart,
        order by cd.created_at, cd.discount_id), '[]')
      from cart_discounts cd join discounts d on d.store_id = cd.store_id and d.id = cd.discount_id
      where cd.store_id = c.store_id and cd.cart_id = c.id) as codes,
-  (select coalesce(json_agg(json_build_array(to_json(v), to_json(p))), '[]')
+  (select coalesce(json_agg(json_build_array(${jsonValuesOf(productVariants, "v")}, ${jsonValuesOf(products, "p")})), '[]')
      from product_variants v join products p on p.store_id = v.store_id and p.id = v.product_id
      where v.store_id = c.store_id
        and v.id in (select unnest($3::uuid[])
@@ -102,9 +102,9 @@ interface SnapshotRow {
   order_number?: string;
   cart: Json;
   seen_version: number;
-  lines: Json[];
+  lines: unknown[][];
   codes: [Json, Json, number][];
-  variants: [Json, Json][];
+  variants: [unknown[], unknown[]][];
   method: Json | null;
   tax_rates: [string, string, number][] | null;
 }
@@ -146,14 +146,16 @@ export async function loadCartSnapshots(
   return new Map(rows.map((row) => [row.cart.id as string, toSnapshot(row)]));
 }
 
+const PRODUCT_ID = jsonValueIndex(products, "id");
+
 function toSnapshot(row: SnapshotRow): CartSnapshot {
   const cart = rowFromJson(carts, row.cart);
   const productsById = new Map<string, CatalogProduct>();
   const variants = new Map<string, CatalogVariant>();
   for (const [v, p] of row.variants) {
-    const product = productsById.get(p.id as string) ?? rowFromJson(products, p);
+    const product = productsById.get(p[PRODUCT_ID] as string) ?? rowFromJsonValues(products, p);
     productsById.set(product.id, product);
-    const variant = catalogVariantOf(rowFromJson(productVariants, v), product);
+    const variant = catalogVariantOf(rowFromJsonValues(productVariants, v), product);
     variants.set(variant.id, variant);
   }
   const discountsById = new Map<string, DiscountRow>();
@@ -168,8 +170,8 @@ function toSnapshot(row: SnapshotRow): CartSnapshot {
   return {
     cart: cartRecordOf(
       cart,
-      row.lines.map((json) => {
-        const l = rowFromJson(cartItems, json);
+      row.lines.map((values) => {
+        const l = rowFromJsonValues(cartItems, values);
         return {
           id: l.id,
           productId: l.productId,
