@@ -27,7 +27,15 @@ const db = drizzle.mock({ schema });
 const dialect = new PgDialect();
 const id = "00000000-0000-4000-8000-000000000001";
 const now = new Date("2026-12-03T12:00:00.000Z");
-const address = { line1: "1 Main St", city: "Springfield", region: "IL", postalCode: "62701", country: "US" };
+const address = {
+  firstName: "Ada",
+  lastName: "Byron",
+  line1: "1 Main St",
+  city: "Springfield",
+  region: "IL",
+  postalCode: "62701",
+  country: "US",
+};
 
 function checkoutWrite(): SQL {
   const order = db
