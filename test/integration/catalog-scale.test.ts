@@ -97,8 +97,18 @@ describe("the products page has a good generic plan for every filter", () => {
         params.push(21);
         const plan = await sql.begin(async (tx) => {
           await tx`set local plan_cache_mode = force_generic_plan`;
-          const [row] = await tx.unsafe(`explain (analyze, buffers, format json) ${text}`, params as never[]);
-          return (row as unknown as { "QUERY PLAN": [{ Plan: PlanNode }] })["QUERY PLAN"][0].Plan;
+          const explain = async () => {
+            const [row] = await tx.unsafe(
+              `explain (analyze, buffers, format json) ${text}`,
+              params as never[],
+            );
+            return (row as unknown as { "QUERY PLAN": [{ Plan: PlanNode }] })["QUERY PLAN"][0].Plan;
+          };
+          // The second run's pages: the first also counts the catalog pages a fresh session reads to
+          // look up the output functions of the columns it turns into JSON (up to ~15, seen to push a
+          // good plan past the bound below), which say nothing about the plan.
+          await explain();
+          return explain();
         });
         const pages = (plan["Shared Hit Blocks"] ?? 0) + (plan["Shared Read Blocks"] ?? 0);
         // The listing index gives the page in order: a few dozen pages (a scan and sort read about
