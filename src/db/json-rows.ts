@@ -28,12 +28,15 @@ function fields(table: Table): Field[] {
   return list;
 }
 
+/** A column's value as drizzle returns it: timestamps revived as Dates, a missing value as null. */
+function revived(f: Field, value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  return f.isDate ? new Date(value as string) : value;
+}
+
 export function rowFromJson<T extends Table>(table: T, json: Json): InferSelectModel<T> {
   const row: Json = {};
-  for (const f of fields(table)) {
-    const value = json[f.name];
-    row[f.key] = value === undefined ? null : f.isDate && value !== null ? new Date(value as string) : value;
-  }
+  for (const f of fields(table)) row[f.key] = revived(f, json[f.name]);
   return row as InferSelectModel<T>;
 }
 
@@ -72,9 +75,7 @@ export function rowFromJsonValues<T extends Table>(
   }
   const row: Json = {};
   for (let i = 0; i < list.length; i++) {
-    const f = list[i] as Field;
-    const value = values[i];
-    row[f.key] = f.isDate && value !== null ? new Date(value as string) : value;
+    row[(list[i] as Field).key] = revived(list[i] as Field, values[i]);
   }
   return row as InferSelectModel<T>;
 }
