@@ -28,10 +28,13 @@ function fields(table: Table): Field[] {
   return list;
 }
 
-/** A column's value as drizzle returns it: timestamps revived as Dates, a missing value as null. */
+/**
+ * A column's value as drizzle returns it: timestamps revived as Dates, a missing value as null. A
+ * timestamp comes as text from `to_json` and as epoch milliseconds from `jsonValuesOf`.
+ */
 function revived(f: Field, value: unknown): unknown {
   if (value === undefined || value === null) return null;
-  return f.isDate ? new Date(value as string) : value;
+  return f.isDate ? new Date(value as string | number) : value;
 }
 
 export function rowFromJson<T extends Table>(table: T, json: Json): InferSelectModel<T> {
@@ -45,6 +48,11 @@ export function rowFromJson<T extends Table>(table: T, json: Json): InferSelectM
  * selects `jsonValuesOf(table, alias)` (`json_build_array(alias."col", ...)`) and the reader turns each
  * array back with rowFromJsonValues. Without the keys the JSON is about 40 % shorter, and parsing it
  * makes no key strings: a products page or a 20-line cart parses in about two thirds of the time.
+ *
+ * Timestamps travel as whole epoch milliseconds: the schema's timestamps hold milliseconds, and a
+ * finer one would be cut down as drizzle's Date from the text cuts it. Same Date, a fraction of the
+ * cost: a products page revived 172 timestamps from ISO text, about 4 % of the server's CPU for the
+ * page, where a Date from a number is nearly free.
  */
 const valuesSqlOf = new Map<Table, Map<string, string>>();
 
@@ -59,7 +67,10 @@ export function jsonValuesOf(table: Table, alias: string): string {
     const list = fields(table);
     // PostgreSQL takes at most 100 arguments per function call.
     if (list.length > 100) throw new Error("jsonValuesOf: a table of more than 100 columns");
-    text = `json_build_array(${list.map((f) => `${alias}."${f.name}"`).join(", ")})`;
+    const values = list.map((f) =>
+      f.isDate ? `floor(extract(epoch from ${alias}."${f.name}") * 1000)::int8` : `${alias}."${f.name}"`,
+    );
+    text = `json_build_array(${values.join(", ")})`;
     byAlias.set(alias, text);
   }
   return text;
