@@ -2,7 +2,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import type { CatalogProduct, CatalogVariant } from "../services/catalog.service.js";
 import type { Page } from "../services/pagination.js";
-import { Connection, JSONScalar, Money, PageInfo, Payload } from "./common.types.js";
+import { Connection, edgesOf, JSONScalar, Money, PageInfo, Payload } from "./common.types.js";
 
 export const ProductStatus = { ACTIVE: "ACTIVE", DRAFT: "DRAFT", ARCHIVED: "ARCHIVED" } as const;
 export type ProductStatus = (typeof ProductStatus)[keyof typeof ProductStatus];
@@ -123,21 +123,9 @@ export class ProductVariant {
 @ObjectType("ProductConnection", { description: "A page of products, oldest first." })
 export class ProductConnection extends Connection("Product", Product) {
   static from(page: Page<CatalogProduct>): ProductConnection {
-    const pageInfo = Object.assign(new PageInfo(), {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: page.items[0]?.cursor ?? null,
-      endCursor: page.items.at(-1)?.cursor ?? null,
-    });
     return Object.assign(new ProductConnection(), {
-      // The cursor stays a getter: encoded only if the query selects it.
-      edges: page.items.map((item) => ({
-        get cursor() {
-          return item.cursor;
-        },
-        node: Product.from(item.node),
-      })),
-      pageInfo,
+      edges: edgesOf(page, (row) => Product.from(row)),
+      pageInfo: PageInfo.of(page),
       totalCount: null,
     });
   }

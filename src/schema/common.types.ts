@@ -2,6 +2,7 @@
 import { GraphQLJSON } from "graphql-scalars";
 import { ClassType, Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { ErrorCode, type UserErrorData } from "../services/errors.js";
+import type { Page } from "../services/pagination.js";
 
 registerEnumType(ErrorCode, {
   name: "ErrorCode",
@@ -233,6 +234,28 @@ export class PageInfo {
     description: "Cursor of the page's last item; null on an empty page.",
   })
   endCursor: string | null;
+
+  /** A page's info, its two cursors encoded only if the query selects them. */
+  static of(page: Page<unknown>): PageInfo {
+    const info = new PageInfo();
+    info.hasNextPage = page.hasNextPage;
+    info.hasPreviousPage = page.hasPreviousPage;
+    Object.defineProperties(info, {
+      startCursor: { get: () => page.items[0]?.cursor ?? null, enumerable: true },
+      endCursor: { get: () => page.items.at(-1)?.cursor ?? null, enumerable: true },
+    });
+    return info;
+  }
+}
+
+/** A page's edges, each cursor encoded only if the query selects it. */
+export function edgesOf<T, N>(page: Page<T>, nodeOf: (row: T) => N): { readonly cursor: string; node: N }[] {
+  return page.items.map((item) => ({
+    get cursor() {
+      return item.cursor;
+    },
+    node: nodeOf(item.node),
+  }));
 }
 
 export interface Edge<T> {

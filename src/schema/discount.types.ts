@@ -3,7 +3,7 @@ import { Field, ID, InputType, Int, ObjectType } from "type-graphql";
 import type { DiscountRecord } from "../services/discount.service.js";
 import type { Page } from "../services/pagination.js";
 import { DiscountType } from "./cart.types.js";
-import { Connection, Money, PageInfo, Payload } from "./common.types.js";
+import { Connection, edgesOf, Money, PageInfo, Payload } from "./common.types.js";
 
 type DiscountTypeValue = keyof typeof DiscountType;
 
@@ -177,15 +177,9 @@ export class DiscountPayload extends Payload {
 @ObjectType("DiscountConnection", { description: "A page of the store's discount codes, oldest first." })
 export class DiscountConnection extends Connection("Discount", Discount) {
   static from(page: Page<DiscountRecord>, currency: string): DiscountConnection {
-    const pageInfo = Object.assign(new PageInfo(), {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: page.items[0]?.cursor ?? null,
-      endCursor: page.items.at(-1)?.cursor ?? null,
-    });
     return Object.assign(new DiscountConnection(), {
-      edges: page.items.map((item) => ({ cursor: item.cursor, node: Discount.from(item.node, currency) })),
-      pageInfo,
+      edges: edgesOf(page, (row) => Discount.from(row, currency)),
+      pageInfo: PageInfo.of(page),
       totalCount: null,
     });
   }

@@ -14,7 +14,7 @@ import type { OrderStatus as OrderStatusValue } from "../services/order/order-st
 import type { OrderRow } from "../services/order/transition.js";
 import type { Page } from "../services/pagination.js";
 import { Address, AddressInput } from "./address.types.js";
-import { Connection, JSONScalar, Money, PageInfo, Payload } from "./common.types.js";
+import { Connection, edgesOf, JSONScalar, Money, PageInfo, Payload } from "./common.types.js";
 
 export const OrderStatus = {
   PENDING: "PENDING",
@@ -358,15 +358,9 @@ export class Order {
 @ObjectType("OrderConnection", { description: "A page of orders, newest first." })
 export class OrderConnection extends Connection("Order", Order) {
   static from(page: Page<OrderRow>): OrderConnection {
-    const pageInfo = Object.assign(new PageInfo(), {
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: page.items[0]?.cursor ?? null,
-      endCursor: page.items.at(-1)?.cursor ?? null,
-    });
     return Object.assign(new OrderConnection(), {
-      edges: page.items.map((item) => ({ cursor: item.cursor, node: Order.from(item.node) })),
-      pageInfo,
+      edges: edgesOf(page, (row) => Order.from(row)),
+      pageInfo: PageInfo.of(page),
       totalCount: null,
     });
   }
