@@ -59,9 +59,10 @@ export class CatalogResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<ProductConnection> {
     const page = await asQueryResult(() => ctx.services.catalog.products(ctx, { first, after, query }));
-    // The page came with each product's variants: Product.variants needs no statement of its own.
+    // The page came with each product's variants: its products answer `variants` from them, and the
+    // loader has them for the same products reached another way (a variant's product).
     for (const [id, variants] of page.variants) ctx.loaders.variantsByProductId.prime(id, variants);
-    return ProductConnection.from(page);
+    return ProductConnection.from(page, page.variants);
   }
 
   @Query(() => ProductVariant, {

@@ -1,7 +1,10 @@
-/** Fields of Product and ProductVariant that load rows: all through the per-request DataLoaders. */
+/**
+ * Fields of Product and ProductVariant that load rows: through the per-request DataLoaders, unless the
+ * rows came with the product (a products page).
+ */
 import { Ctx, FieldResolver, Int, Resolver, Root } from "type-graphql";
 import { PriceRange, Product, ProductVariant } from "../schema/catalog.types.js";
-import { priceRangeOf } from "../services/catalog.service.js";
+import { type CatalogVariant, priceRangeOf } from "../services/catalog.service.js";
 import { isStaff } from "../services/context.js";
 import type { GraphQLContext } from "./context.js";
 
@@ -10,15 +13,24 @@ export class ProductFieldsResolver {
   @FieldResolver(() => [ProductVariant], {
     description: "The product's variants, in the order they were created.",
   })
-  async variants(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<ProductVariant[]> {
-    const rows = await ctx.loaders.variantsByProductId.load(product.id);
-    return rows.map((v) => ProductVariant.from(v));
+  variants(
+    @Root() product: Product,
+    @Ctx() ctx: GraphQLContext,
+  ): ProductVariant[] | Promise<ProductVariant[]> {
+    const known = product.variantRows;
+    if (known) return known.map((v) => ProductVariant.from(v));
+    return ctx.loaders.variantsByProductId
+      .load(product.id)
+      .then((rows) => rows.map((v) => ProductVariant.from(v)));
   }
 
   @FieldResolver(() => PriceRange, { description: "The lowest and highest price among its variants." })
-  async priceRange(@Root() product: Product, @Ctx() ctx: GraphQLContext): Promise<PriceRange> {
-    const rows = await ctx.loaders.variantsByProductId.load(product.id);
-    return PriceRange.of(priceRangeOf(product.record, rows), product.record.currency);
+  priceRange(@Root() product: Product, @Ctx() ctx: GraphQLContext): PriceRange | Promise<PriceRange> {
+    const rangeOf = (rows: CatalogVariant[]) =>
+      PriceRange.of(priceRangeOf(product.record, rows), product.record.currency);
+    const known = product.variantRows;
+    if (known) return rangeOf(known);
+    return ctx.loaders.variantsByProductId.load(product.id).then(rangeOf);
   }
 }
 
