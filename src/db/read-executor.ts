@@ -6,6 +6,7 @@
  */
 import type { Db } from "./client.js";
 import type { ReadReplica } from "./read-replica.js";
+import { errorCodes } from "./sql-state.js";
 
 export type ReadTarget = "primary" | "replica";
 
@@ -53,16 +54,6 @@ const CONNECTION_ERROR_CODES = new Set([
 ]);
 // SQLSTATEs of a server that is shutting down, crashed or is not accepting connections yet.
 const SERVER_GOING_AWAY = new Set(["57P01", "57P02", "57P03"]);
-
-function errorCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  // drizzle wraps driver errors, keeping them as `cause`.
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const code = (e as Error & { code?: unknown }).code;
-    if (typeof code === "string") codes.push(code);
-  }
-  return codes;
-}
 
 /** The read could not complete because the connection or the server went away. */
 export function isConnectionFailure(error: unknown): boolean {
