@@ -17,6 +17,8 @@
  * idempotent: conditional transitions, and gateway calls under the same keys.
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import type { Tx } from "../../db/client.js";
+import { transactionRetryingConflicts } from "../../db/conflict-retry.js";
 import { orders } from "../../db/schema.js";
 import { type PaymentGateway, PaymentGatewayError } from "../../payments/index.js";
 import type { CartService } from "../cart/cart.service.js";
@@ -129,7 +131,7 @@ export class CheckoutService {
     }
     let placed: Awaited<ReturnType<typeof placeOrder>>;
     try {
-      placed = await this.deps.db.transaction((tx) =>
+      placed = await this.transaction("place order", (tx) =>
         placeOrder(
           tx,
           {
@@ -344,7 +346,7 @@ export class CheckoutService {
     event: "captured" | null,
   ): Promise<CheckoutResult> {
     const at = this.deps.now();
-    const confirmed = await this.deps.db.transaction((tx) =>
+    const confirmed = await this.transaction("confirm", (tx) =>
       confirmOrder(tx, {
         storeId: order.storeId,
         orderId: order.id,
@@ -374,7 +376,7 @@ export class CheckoutService {
       actor: string;
     },
   ): Promise<CheckoutResult> {
-    const compensated = await this.deps.db.transaction((tx) =>
+    const compensated = await this.transaction("compensate", (tx) =>
       compensateOrder(tx, this.opts, {
         storeId: order.storeId,
         orderId: order.id,
@@ -395,6 +397,14 @@ export class CheckoutService {
     if (!compensated) return this.reread(order);
     await this.syncGate(order.storeId, compensated.available);
     return resultOf(compensated.order);
+  }
+
+  /**
+   * One saga transaction, run again when PostgreSQL ended it to break a deadlock (conflict-retry.ts):
+   * each step's body only reads and writes the database, so a rerun starts afresh.
+   */
+  private transaction<T>(step: string, body: (tx: Tx) => Promise<T>): Promise<T> {
+    return transactionRetryingConflicts(this.deps.db, this.deps.logger, `checkout: ${step}`, body);
   }
 
   /** Tells the flash-sale gate what PostgreSQL now holds for these variants (after a commit). */
@@ -433,7 +443,7 @@ export class CheckoutService {
   /** REVIEW: the order waits ON_HOLD, authorised, uncaptured, its stock held, for a staff decision. */
   private async hold(order: OrderRow, decision: FraudDecision, actor: string): Promise<CheckoutResult> {
     const at = this.deps.now();
-    const held = await this.deps.db.transaction((tx) =>
+    const held = await this.transaction("hold for review", (tx) =>
       applyTransition(tx, {
         storeId: order.storeId,
         orderId: order.id,

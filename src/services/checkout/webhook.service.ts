@@ -10,7 +10,9 @@
  * triggers is itself idempotent: the saga is resumed (checkout.resume) and every transition is
  * conditional, so even two handlers of one event would settle the order once.
  */
+
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { transactionRetryingConflicts } from "../../db/conflict-retry.js";
 import { orders, payments, refunds, webhookEvents } from "../../db/schema.js";
 import type { Logger } from "../../logger.js";
 import type { WebhookEvent } from "../../payments/index.js";
@@ -121,7 +123,7 @@ export class WebhookService {
   ): Promise<void> {
     if (event.amount === null) return;
     const totalRefunded = event.amount;
-    await this.deps.db.transaction(async (tx) => {
+    await transactionRetryingConflicts(this.deps.db, this.deps.logger, "outside refund", async (tx) => {
       const [payment] = await tx
         .select()
         .from(payments)

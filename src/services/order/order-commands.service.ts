@@ -5,9 +5,11 @@
  * gives discount uses back and moves the order. A gateway that fails leaves the order as it was; a
  * retry reuses the key and so never refunds twice.
  */
+
 import { createHash } from "node:crypto";
 import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
+import { transactionRetryingConflicts } from "../../db/conflict-retry.js";
 import { inventoryReservations, orderItems, orders, refunds } from "../../db/schema.js";
 import { PaymentGatewayError } from "../../payments/index.js";
 import { assertStaff } from "../authz.js";
@@ -96,19 +98,23 @@ export class OrderCommands {
     const carrier = optionalText(input.carrier, "carrier", 100);
     const problem = transitionProblem(order.status, input.to, "staff", { trackingNumber });
     if (problem) throw invalidTransition(problem, problem.includes("tracking") ? ["trackingNumber"] : ["to"]);
-    const moved = await this.deps.db.transaction((tx) =>
-      applyTransition(tx, {
-        storeId: ctx.store.id,
-        orderId: order.id,
-        from: order.status,
-        to: input.to,
-        by: "staff",
-        actor: actorLabel(ctx.caller),
-        reason: null,
-        facts: { trackingNumber },
-        set: input.to === "SHIPPED" ? { trackingNumber, carrier } : {},
-        at: this.deps.now(),
-      }),
+    const moved = await transactionRetryingConflicts(
+      this.deps.db,
+      this.deps.logger,
+      "order transition",
+      (tx) =>
+        applyTransition(tx, {
+          storeId: ctx.store.id,
+          orderId: order.id,
+          from: order.status,
+          to: input.to,
+          by: "staff",
+          actor: actorLabel(ctx.caller),
+          reason: null,
+          facts: { trackingNumber },
+          set: input.to === "SHIPPED" ? { trackingNumber, carrier } : {},
+          at: this.deps.now(),
+        }),
     );
     if (moved) return moved;
     // Another move won the race: answer from where the order is now.
@@ -201,25 +207,31 @@ export class OrderCommands {
         }
       }
     }
-    const result = await this.deps.db.transaction((tx) =>
-      compensateOrder(tx, this.opts, {
-        storeId: order.storeId,
-        orderId: order.id,
-        paymentId: payment.id,
-        from: order.status as "PENDING" | "ON_HOLD",
-        reason,
-        by,
-        actor,
-        paymentStatus: "CANCELLED",
-        paymentEvent: { type: "voided", data: { reason } },
-        outcome: order.checkoutOutcome
-          ? null
-          : {
-              userErrors: [{ code: ErrorCode.PAYMENT_FAILED, message: `The order was cancelled: ${reason}` }],
-            },
-        reopenCart: false,
-        at: this.deps.now(),
-      }),
+    const result = await transactionRetryingConflicts(
+      this.deps.db,
+      this.deps.logger,
+      "order cancel before capture",
+      (tx) =>
+        compensateOrder(tx, this.opts, {
+          storeId: order.storeId,
+          orderId: order.id,
+          paymentId: payment.id,
+          from: order.status as "PENDING" | "ON_HOLD",
+          reason,
+          by,
+          actor,
+          paymentStatus: "CANCELLED",
+          paymentEvent: { type: "voided", data: { reason } },
+          outcome: order.checkoutOutcome
+            ? null
+            : {
+                userErrors: [
+                  { code: ErrorCode.PAYMENT_FAILED, message: `The order was cancelled: ${reason}` },
+                ],
+              },
+          reopenCart: false,
+          at: this.deps.now(),
+        }),
     );
     if (!result) {
       await release();
@@ -241,60 +253,65 @@ export class OrderCommands {
     const left = payment.captured - payment.refunded;
     if (left > 0) await this.refundAtGateway(payment, left, `${payment.idempotencyKey}_cancel`, reason);
     const now = this.deps.now();
-    const result = await this.deps.db.transaction(async (tx) => {
-      const moved = await applyTransition(tx, {
-        storeId: order.storeId,
-        orderId: order.id,
-        from: order.status,
-        to: "CANCELLED",
-        by,
-        actor,
-        reason,
-        at: now,
-        set: {
-          paymentStatus: left > 0 || payment.refunded > 0 ? "REFUNDED" : order.paymentStatus,
-          cancelReason: reason,
-          refunded: payment.refunded + left,
-        },
-      });
-      if (!moved) return null;
-      if (left > 0) {
-        await tx.insert(refunds).values({
+    const result = await transactionRetryingConflicts(
+      this.deps.db,
+      this.deps.logger,
+      "order cancel after capture",
+      async (tx) => {
+        const moved = await applyTransition(tx, {
           storeId: order.storeId,
           orderId: order.id,
-          paymentId: payment.id,
-          amount: left,
-          reason,
-          status: "SUCCEEDED",
-          idempotencyKey: `${payment.idempotencyKey}_cancel`,
+          from: order.status,
+          to: "CANCELLED",
+          by,
           actor,
-          createdAt: now,
-          updatedAt: now,
+          reason,
+          at: now,
+          set: {
+            paymentStatus: left > 0 || payment.refunded > 0 ? "REFUNDED" : order.paymentStatus,
+            cancelReason: reason,
+            refunded: payment.refunded + left,
+          },
         });
-        await updatePayment(
+        if (!moved) return null;
+        if (left > 0) {
+          await tx.insert(refunds).values({
+            storeId: order.storeId,
+            orderId: order.id,
+            paymentId: payment.id,
+            amount: left,
+            reason,
+            status: "SUCCEEDED",
+            idempotencyKey: `${payment.idempotencyKey}_cancel`,
+            actor,
+            createdAt: now,
+            updatedAt: now,
+          });
+          await updatePayment(
+            tx,
+            order.storeId,
+            payment.id,
+            { refundedDelta: left, status: "REFUNDED" },
+            { type: "refunded", amount: left },
+            now,
+          );
+        }
+        // Units that left the shelf come back, less any a refund has already restocked.
+        const back = await this.unitsNotRestocked(tx, order);
+        const moved2 = await restock(
           tx,
           order.storeId,
-          payment.id,
-          { refundedDelta: left, status: "REFUNDED" },
-          { type: "refunded", amount: left },
+          back,
+          actor,
+          `order ${order.number} cancelled`,
           now,
+          order.id,
         );
-      }
-      // Units that left the shelf come back, less any a refund has already restocked.
-      const back = await this.unitsNotRestocked(tx, order);
-      const moved2 = await restock(
-        tx,
-        order.storeId,
-        back,
-        actor,
-        `order ${order.number} cancelled`,
-        now,
-        order.id,
-      );
-      await this.opts.redemptions.reverseOrder(tx, { storeId: order.storeId, orderId: order.id });
-      await writeOutboxMany(tx, stockStateEvents(order.storeId, moved2.changes, now));
-      return { order: moved, available: new Map([...moved2.after].map(([id, a]) => [id, a.available])) };
-    });
+        await this.opts.redemptions.reverseOrder(tx, { storeId: order.storeId, orderId: order.id });
+        await writeOutboxMany(tx, stockStateEvents(order.storeId, moved2.changes, now));
+        return { order: moved, available: new Map([...moved2.after].map(([id, a]) => [id, a.available])) };
+      },
+    );
     if (!result) {
       const current = await this.opts.queries.requireVisible(ctx, order.id);
       throw invalidTransition(`The order is now ${current.status}`, ["orderId"]);
@@ -442,85 +459,93 @@ export class OrderCommands {
         },
       );
     }
-    const result = await this.deps.db.transaction(async (tx) => {
-      const at = this.deps.now();
-      const [done] = await tx
-        .update(refunds)
-        .set({ status: "SUCCEEDED", gatewayRefundId: outcome.refundId, updatedAt: at })
-        .where(
-          and(
-            eq(refunds.storeId, order.storeId),
-            eq(refunds.id, refundRow.id),
-            eq(refunds.status, "PENDING"),
-          ),
-        )
-        .returning();
-      if (!done) return null;
-      const [locked] = await tx
-        .select()
-        .from(orders)
-        .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)))
-        .for("update");
-      if (!locked) throw new Error("order vanished");
-      const refunded = locked.refunded + amount;
-      const full = refunded >= payment.captured;
-      await updatePayment(
-        tx,
-        order.storeId,
-        payment.id,
-        { refundedDelta: amount, status: full ? "REFUNDED" : "PARTIALLY_REFUNDED" },
-        { type: "refunded", amount, data: { refundId: outcome.refundId } },
-        at,
-      );
-      const stock = await restock(
-        tx,
-        order.storeId,
-        restockLines,
-        actorLabel(ctx.caller),
-        `refund on order ${order.number}`,
-        at,
-        order.id,
-      );
-      await writeOutbox(tx, {
-        storeId: order.storeId,
-        topic: ORDER_REFUNDED,
-        key: order.id,
-        payload: {
-          orderId: order.id,
-          number: order.number,
-          email: order.email,
-          amount,
+    const result = await transactionRetryingConflicts(
+      this.deps.db,
+      this.deps.logger,
+      "refund settle",
+      async (tx) => {
+        const at = this.deps.now();
+        const [done] = await tx
+          .update(refunds)
+          .set({ status: "SUCCEEDED", gatewayRefundId: outcome.refundId, updatedAt: at })
+          .where(
+            and(
+              eq(refunds.storeId, order.storeId),
+              eq(refunds.id, refundRow.id),
+              eq(refunds.status, "PENDING"),
+            ),
+          )
+          .returning();
+        if (!done) return null;
+        const [locked] = await tx
+          .select()
+          .from(orders)
+          .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)))
+          .for("update");
+        if (!locked) throw new Error("order vanished");
+        const refunded = locked.refunded + amount;
+        const full = refunded >= payment.captured;
+        await updatePayment(
+          tx,
+          order.storeId,
+          payment.id,
+          { refundedDelta: amount, status: full ? "REFUNDED" : "PARTIALLY_REFUNDED" },
+          { type: "refunded", amount, data: { refundId: outcome.refundId } },
+          at,
+        );
+        const stock = await restock(
+          tx,
+          order.storeId,
+          restockLines,
+          actorLabel(ctx.caller),
+          `refund on order ${order.number}`,
+          at,
+          order.id,
+        );
+        await writeOutbox(tx, {
+          storeId: order.storeId,
+          topic: ORDER_REFUNDED,
+          key: order.id,
+          payload: {
+            orderId: order.id,
+            number: order.number,
+            email: order.email,
+            amount,
+            refunded,
+            full,
+            currency: order.currency,
+            reason,
+            at: at.toISOString(),
+          },
+        });
+        await writeOutboxMany(tx, stockStateEvents(order.storeId, stock.changes, at));
+        const set = {
           refunded,
-          full,
-          currency: order.currency,
-          reason,
-          at: at.toISOString(),
-        },
-      });
-      await writeOutboxMany(tx, stockStateEvents(order.storeId, stock.changes, at));
-      const set = { refunded, paymentStatus: full ? ("REFUNDED" as const) : ("PARTIALLY_REFUNDED" as const) };
-      const moved =
-        full && locked.status === "DELIVERED"
-          ? await applyTransition(tx, {
-              storeId: order.storeId,
-              orderId: order.id,
-              from: "DELIVERED",
-              to: "REFUNDED",
-              by: "staff",
-              actor: actorLabel(ctx.caller),
-              reason: reason ?? "refunded in full",
-              at,
-              set,
-            })
-          : null;
-      if (!moved) {
-        await tx
-          .update(orders)
-          .set({ ...set, updatedAt: at })
-          .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
-      }
-      return new Map([...stock.after].map(([id, a]) => [id, a.available]));
-    });
+          paymentStatus: full ? ("REFUNDED" as const) : ("PARTIALLY_REFUNDED" as const),
+        };
+        const moved =
+          full && locked.status === "DELIVERED"
+            ? await applyTransition(tx, {
+                storeId: order.storeId,
+                orderId: order.id,
+                from: "DELIVERED",
+                to: "REFUNDED",
+                by: "staff",
+                actor: actorLabel(ctx.caller),
+                reason: reason ?? "refunded in full",
+                at,
+                set,
+              })
+            : null;
+        if (!moved) {
+          await tx
+            .update(orders)
+            .set({ ...set, updatedAt: at })
+            .where(and(eq(orders.storeId, order.storeId), eq(orders.id, order.id)));
+        }
+        return new Map([...stock.after].map(([id, a]) => [id, a.available]));
+      },
+    );
     if (result) await syncStockGate(this.deps.infra.stockGate, this.deps.config, order.storeId, result);
     return (await this.opts.queries.requireVisible(ctx, order.id)) as OrderRow;
   }
