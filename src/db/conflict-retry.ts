@@ -15,14 +15,7 @@
  */
 import type { Logger } from "../logger.js";
 import type { Db, Tx } from "./client.js";
-import { errorCodes } from "./sql-state.js";
-
-const CONFLICTS = new Set(["40P01", "40001"]);
-
-/** PostgreSQL ended the transaction to break a deadlock or a serialization conflict. */
-export function isTransactionConflict(error: unknown): boolean {
-  return errorCodes(error).some((code) => CONFLICTS.has(code));
-}
+import { isConflict } from "./sql-state.js";
 
 export interface ConflictRetryOptions {
   /** Runs in all, the first included (default 4). */
@@ -45,7 +38,7 @@ export async function retryConflicts<T>(
     try {
       return await transaction();
     } catch (error) {
-      if (attempt >= attempts || !isTransactionConflict(error)) throw error;
+      if (attempt >= attempts || !isConflict(error)) throw error;
       options.onRetry?.(error, attempt);
       await new Promise((resolve) => setTimeout(resolve, attempt * (5 + Math.random() * 20)));
     }

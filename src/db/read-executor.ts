@@ -6,7 +6,7 @@
  */
 import type { Db } from "./client.js";
 import type { ReadReplica } from "./read-replica.js";
-import { errorCodes } from "./sql-state.js";
+import { errorCodes, isConflict } from "./sql-state.js";
 
 export type ReadTarget = "primary" | "replica";
 
@@ -67,5 +67,5 @@ export function isConnectionFailure(error: unknown): boolean {
  * deadlocks with replay); the primary can answer it.
  */
 export function isRecoveryConflict(error: unknown): boolean {
-  return errorCodes(error).some((code) => code === "40001" || code === "40P01");
+  return isConflict(error);
 }

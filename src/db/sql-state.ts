@@ -7,3 +7,11 @@ export function errorCodes(error: unknown): string[] {
   }
   return codes;
 }
+
+/**
+ * PostgreSQL ended the statement or transaction to break a conflict: a serialization failure (40001)
+ * or a deadlock (40P01), with a transaction or, on a hot standby, with replay.
+ */
+export function isConflict(error: unknown): boolean {
+  return errorCodes(error).some((code) => code === "40001" || code === "40P01");
+}

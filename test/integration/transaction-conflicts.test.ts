@@ -8,8 +8,9 @@
 import { eq, sql } from "drizzle-orm";
 import type postgres from "postgres";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isTransactionConflict, retryConflicts } from "../../src/db/conflict-retry.js";
+import { retryConflicts } from "../../src/db/conflict-retry.js";
 import { orders, productVariants } from "../../src/db/schema.js";
+import { isConflict } from "../../src/db/sql-state.js";
 import type { StoreRef } from "../../src/services/context.js";
 import {
   checkout,
@@ -50,11 +51,25 @@ async function lockWaitOf(pattern: string): Promise<void> {
   }
 }
 
-async function variantIdsOfNewProduct(count: number): Promise<string[]> {
+/** A guest's cart ready to pay for one unit each of 3 variants with 10 in stock; `last` is locked last. */
+async function threeLineCart() {
   const ids: string[] = [];
-  for (let i = 0; i < count; i++) ids.push((await productWithStock(t.app, store, 10)).variantId);
-  // Variants are locked in ascending id order: the last one is locked last.
-  return ids.sort();
+  for (let i = 0; i < 3; i++) ids.push((await productWithStock(t.app, store, 10)).variantId);
+  // Variants are locked in ascending id order.
+  ids.sort();
+  const ready = await readyCart(
+    t.app,
+    setup,
+    ids.map((variantId) => ({ variantId, quantity: 1 })),
+  );
+  return { ready, last: ids[2] as string };
+}
+
+function stockOf(variantId: string) {
+  return t.app.runtime.database.db
+    .select({ onHand: productVariants.stockOnHand, reserved: productVariants.reserved })
+    .from(productVariants)
+    .where(eq(productVariants.id, variantId));
 }
 
 describe("transactions ended by a deadlock", () => {
@@ -107,13 +122,7 @@ describe("transactions ended by a deadlock", () => {
   it("a checkout whose order-placing transaction is the victim still places and confirms its order", {
     timeout: 30_000,
   }, async () => {
-    const variantIds = await variantIdsOfNewProduct(3);
-    const ready = await readyCart(
-      t.app,
-      setup,
-      variantIds.map((variantId) => ({ variantId, quantity: 1 })),
-    );
-    const last = variantIds.at(-1) as string;
+    const { ready, last } = await threeLineCart();
     let answer: Promise<Awaited<ReturnType<typeof checkout>>> | undefined;
     await raw().begin(async (tx) => {
       await tx`set local deadlock_timeout = '10s'`;
@@ -128,23 +137,13 @@ describe("transactions ended by a deadlock", () => {
     const result = await answer;
     expect(result?.userErrors).toEqual([]);
     expect(result?.order?.status).toBe("CONFIRMED");
-    const stock = await t.app.runtime.database.db
-      .select({ onHand: productVariants.stockOnHand, reserved: productVariants.reserved })
-      .from(productVariants)
-      .where(eq(productVariants.id, last));
-    expect(stock).toEqual([{ onHand: 9, reserved: 0 }]);
+    expect(await stockOf(last)).toEqual([{ onHand: 9, reserved: 0 }]);
   });
 
   it("a checkout whose confirming transaction is the victim, after the capture, still answers CONFIRMED", {
     timeout: 30_000,
   }, async () => {
-    const variantIds = await variantIdsOfNewProduct(3);
-    const ready = await readyCart(
-      t.app,
-      setup,
-      variantIds.map((variantId) => ({ variantId, quantity: 1 })),
-    );
-    const last = variantIds.at(-1) as string;
+    const { ready, last } = await threeLineCart();
     // Authorisation and capture each take a while: time to lock a variant between T1 and T2.
     testGateway(t.app).latencyMs = 700;
     const answer = checkout(t.app, store, ready.guest.token, { cartId: ready.cartId });
@@ -168,17 +167,13 @@ describe("transactions ended by a deadlock", () => {
     expect(result.userErrors).toEqual([]);
     expect(result.order?.status).toBe("CONFIRMED");
     expect(result.order?.paymentStatus).toBe("CAPTURED");
-    const stock = await db
-      .select({ onHand: productVariants.stockOnHand, reserved: productVariants.reserved })
-      .from(productVariants)
-      .where(eq(productVariants.id, last));
-    expect(stock).toEqual([{ onHand: 9, reserved: 0 }]);
+    expect(await stockOf(last)).toEqual([{ onHand: 9, reserved: 0 }]);
   });
 
   it("are told apart from other failures by their SQLSTATE, also wrapped", () => {
     const deadlock = Object.assign(new Error("deadlock detected"), { code: "40P01" });
-    expect(isTransactionConflict(new Error("Failed query", { cause: deadlock }))).toBe(true);
-    expect(isTransactionConflict(Object.assign(new Error("x"), { code: "40001" }))).toBe(true);
-    expect(isTransactionConflict(Object.assign(new Error("x"), { code: "23505" }))).toBe(false);
+    expect(isConflict(new Error("Failed query", { cause: deadlock }))).toBe(true);
+    expect(isConflict(Object.assign(new Error("x"), { code: "40001" }))).toBe(true);
+    expect(isConflict(Object.assign(new Error("x"), { code: "23505" }))).toBe(false);
   });
 });

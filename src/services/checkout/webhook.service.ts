@@ -10,7 +10,6 @@
  * triggers is itself idempotent: the saga is resumed (checkout.resume) and every transition is
  * conditional, so even two handlers of one event would settle the order once.
  */
-
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { transactionRetryingConflicts } from "../../db/conflict-retry.js";
 import { orders, payments, refunds, webhookEvents } from "../../db/schema.js";

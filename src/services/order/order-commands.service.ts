@@ -5,7 +5,6 @@
  * gives discount uses back and moves the order. A gateway that fails leaves the order as it was; a
  * retry reuses the key and so never refunds twice.
  */
-
 import { createHash } from "node:crypto";
 import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
