@@ -62,7 +62,7 @@ export class CatalogResolver {
     // The page came with each product's variants: its products answer `variants` from them, and the
     // loader has them for the same products reached another way (a variant's product).
     for (const [id, variants] of page.variants) ctx.loaders.variantsByProductId.prime(id, variants);
-    return ProductConnection.from(page, page.variants);
+    return ProductConnection.from(page);
   }
 
   @Query(() => ProductVariant, {

@@ -1,7 +1,6 @@
 /** GraphQL types of the catalog: products, variants, their listing and the staff mutations' inputs. */
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import type { CatalogProduct, CatalogVariant } from "../services/catalog.service.js";
-import type { Page } from "../services/pagination.js";
+import type { CatalogProduct, CatalogVariant, ProductPage } from "../services/catalog.service.js";
 import { Connection, edgesOf, JSONScalar, Money, PageInfo, Payload } from "./common.types.js";
 
 export const ProductStatus = { ACTIVE: "ACTIVE", DRAFT: "DRAFT", ARCHIVED: "ARCHIVED" } as const;
@@ -129,9 +128,9 @@ export class ProductVariant {
 
 @ObjectType("ProductConnection", { description: "A page of products, oldest first." })
 export class ProductConnection extends Connection("Product", Product) {
-  static from(page: Page<CatalogProduct>, variants?: Map<string, CatalogVariant[]>): ProductConnection {
+  static from(page: ProductPage): ProductConnection {
     return Object.assign(new ProductConnection(), {
-      edges: edgesOf(page, (row) => Product.from(row, variants?.get(row.id))),
+      edges: edgesOf(page, (row) => Product.from(row, page.variants.get(row.id))),
       pageInfo: PageInfo.of(page),
       totalCount: null,
     });
