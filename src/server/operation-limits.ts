@@ -25,6 +25,8 @@ import {
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
+  type ValueNode,
+  visit,
 } from "graphql";
 import type * as QueryComplexity from "graphql-query-complexity";
 
@@ -205,13 +207,20 @@ const paginationEstimator: QueryComplexity.ComplexityEstimator = ({ args, childC
 const withoutIntrospection: QueryComplexity.ComplexityEstimator = ({ field }) =>
   INTROSPECTION_ROOTS.has(field.name) ? 0 : undefined;
 
-/** Costs of one operation with its variables; a variable `first` counts at its real value. */
-export function operationComplexity(
+/** What an operation whose variables do not coerce costs: nothing of it executes. */
+const NOTHING_EXECUTES: OperationCost = Object.freeze({ fields: 0, introspection: 0 });
+
+/**
+ * Costs of one operation with its variables (a variable `first` counts at its real value); null when
+ * the variables do not coerce (a float for an Int...): nothing will execute, and the transport reports
+ * them as BAD_USER_INPUT. Thrown from here they would be masked as an internal error.
+ */
+function measuredComplexity(
   schema: GraphQLSchema,
   query: DocumentNode,
   operationName: string | undefined,
   variables: Record<string, unknown> | undefined,
-): OperationCost {
+): OperationCost | null {
   const measure = (estimators: QueryComplexity.ComplexityEstimator[]) =>
     getComplexity({ schema, query, operationName, variables: variables ?? {}, estimators });
   try {
@@ -223,9 +232,7 @@ export function operationComplexity(
     ]);
     return { fields, introspection: total - fields };
   } catch (e) {
-    // Variables that do not coerce (a float for an Int...): nothing will execute, and the transport
-    // reports them as BAD_USER_INPUT. Thrown from here they would be masked as an internal error.
-    if (e instanceof GraphQLError) return { fields: 0, introspection: 0 };
+    if (e instanceof GraphQLError) return null;
     throw e;
   }
 }
@@ -248,11 +255,14 @@ export function complexityError(cost: OperationCost, limits: OperationLimits): G
 }
 
 /**
- * Complexity per (document, operation, the variables it depends on), computed once: a client sends the
- * same few documents over and over, and Apollo hands us the same parsed DocumentNode for the same text.
+ * Complexity per (document, operation, the variables its cost depends on), computed once: a client
+ * sends the same few documents over and over, and Apollo hands us the same parsed DocumentNode for the
+ * same text. A cost depends on variables in two places only: a `first` argument (paginationEstimator)
+ * and a directive's arguments (`@include(if: $x)`, `@skip`); the key holds those variables' values and
+ * nothing else, so cart lines, ids and addresses, different in every request, do not defeat the cache.
  */
 export class ComplexityCache {
-  private readonly byDocument = new WeakMap<DocumentNode, Map<string, OperationCost>>();
+  private readonly byDocument = new WeakMap<DocumentNode, DocumentCosts>();
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly maxEntriesPerDocument = 64,
@@ -263,28 +273,52 @@ export class ComplexityCache {
     operationName: string | undefined,
     variables?: Record<string, unknown>,
   ): OperationCost {
-    let entries = this.byDocument.get(document);
-    if (!entries) {
-      entries = new Map();
-      this.byDocument.set(document, entries);
+    let costs = this.byDocument.get(document);
+    if (!costs) {
+      costs = { costVariables: costVariablesOf(document), byKey: new Map() };
+      this.byDocument.set(document, costs);
     }
-    // Only numbers can change a cost (page sizes); other variables never do.
-    const key = `${operationName ?? ""}|${numbersOf(variables)}`;
-    const hit = entries.get(key);
+    const key = `${operationName ?? ""}|${keyOf(costs.costVariables, variables)}`;
+    const hit = costs.byKey.get(key);
     if (hit !== undefined) return hit;
-    const cost = operationComplexity(this.schema, document, operationName, variables);
-    if (entries.size >= this.maxEntriesPerDocument) entries.clear();
-    entries.set(key, cost);
+    const cost = measuredComplexity(this.schema, document, operationName, variables);
+    // Variables that did not coerce measure nothing; other variables under the same key may.
+    if (cost === null) return NOTHING_EXECUTES;
+    if (costs.byKey.size >= this.maxEntriesPerDocument) costs.byKey.clear();
+    costs.byKey.set(key, cost);
     return cost;
   }
 }
 
-function numbersOf(variables: Record<string, unknown> | undefined): string {
-  if (!variables) return "";
-  let out = "";
-  for (const [name, value] of Object.entries(variables)) {
-    if (typeof value === "number") out += `${name}=${value};`;
-    else if (value !== null && typeof value === "object") out += `${name}=${JSON.stringify(value)};`;
-  }
-  return out;
+interface DocumentCosts {
+  /** Names of the variables the document's cost depends on (see ComplexityCache). */
+  costVariables: readonly string[];
+  byKey: Map<string, OperationCost>;
+}
+
+/** Variables used in a `first` argument or in a directive's arguments, anywhere in the document. */
+export function costVariablesOf(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const collect = (value: ValueNode) => {
+    if (value.kind === Kind.VARIABLE) names.add(value.name.value);
+    else if (value.kind === Kind.LIST) for (const v of value.values) collect(v);
+    else if (value.kind === Kind.OBJECT) for (const f of value.fields) collect(f.value);
+  };
+  visit(document, {
+    Field(node) {
+      for (const arg of node.arguments ?? []) if (arg.name.value === "first") collect(arg.value);
+    },
+    Directive(node) {
+      for (const arg of node.arguments ?? []) collect(arg.value);
+    },
+  });
+  return [...names].sort();
+}
+
+/** The values of `names` (an absent variable, which takes the default, apart from one sent as null). */
+function keyOf(names: readonly string[], variables: Record<string, unknown> | undefined): string {
+  if (names.length === 0) return "";
+  return JSON.stringify(
+    names.map((name) => (variables && Object.hasOwn(variables, name) ? [variables[name]] : 0)),
+  );
 }
