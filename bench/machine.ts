@@ -39,8 +39,13 @@ async function externalPostgresVersion(databaseUrl: string): Promise<string> {
   url.pathname = "/postgres";
   const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
   try {
-    const [row] = await sql<{ server_version: string }[]>`show server_version`;
-    return row?.server_version.split(" ")[0] ?? "unknown";
+    const [row] = await sql<{ version: string; autovacuum: string; synchronous_commit: string }[]>`
+      select current_setting('server_version') as version, current_setting('autovacuum') as autovacuum,
+             current_setting('synchronous_commit') as synchronous_commit`;
+    if (!row) return "unknown";
+    // Both change what a run measures: without autovacuum nothing analyses or vacuums the run's tables;
+    // synchronous_commit off makes every COMMIT cheaper than a durable one.
+    return `${row.version.split(" ")[0]} (autovacuum ${row.autovacuum}, synchronous_commit ${row.synchronous_commit})`;
   } finally {
     await sql.end({ timeout: 5 });
   }
