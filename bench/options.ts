@@ -65,6 +65,8 @@ export interface BenchOptions {
   coldStart: boolean;
   /** Start the server with NODE_ENV=test so every response carries x-sql-statements. */
   countSql: boolean;
+  /** VACUUM (ANALYZE) the run's database before each measured window (bench/maintenance.ts). */
+  vacuum: "auto" | "on" | "off";
   /** Label of the results file: external | embedded | url, unless given. */
   mode: string;
   outDir: string;
@@ -101,6 +103,8 @@ const HELP = `Usage: npm run bench -- [options]
   --staff-password <pw>    its password (default DEMO_STAFF_PASSWORD; set for a spawned server)
   --no-cold-start          skip the cold start measurement of a spawned server
   --count-sql              spawn the server with NODE_ENV=test to record SQL statements per request
+  --vacuum <auto|on|off>   VACUUM (ANALYZE) the run's database before each measured window, as
+                           autovacuum would; auto (default): when its PostgreSQL has autovacuum off
   --mode <label>           results file label (default external | embedded | url, plus -wN)
   --out <dir>              results directory (default bench/results)
 
@@ -138,6 +142,12 @@ function nameList<T extends string>(what: string, known: readonly T[], raw: stri
   return names as T[];
 }
 
+function vacuumMode(raw: string | undefined): BenchOptions["vacuum"] {
+  const mode = raw ?? "auto";
+  if (mode === "auto" || mode === "on" || mode === "off") return mode;
+  throw new Error(`--vacuum takes auto, on or off, not "${mode}"`);
+}
+
 /** Returns null when help was asked for (printed already). */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | null {
   const { values } = parseArgs({
@@ -170,6 +180,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       "staff-password": { type: "string" },
       "no-cold-start": { type: "boolean" },
       "count-sql": { type: "boolean" },
+      vacuum: { type: "string" },
       mode: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -214,6 +225,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     redisUrl: env.REDIS_URL || undefined,
     coldStart: !values["no-cold-start"],
     countSql: values["count-sql"] ?? false,
+    vacuum: vacuumMode(values.vacuum),
     mode: values.mode ?? (url || webConcurrency === "1" ? baseMode : `${baseMode}-w${webConcurrency}`),
     outDir: values.out ?? "bench/results",
   };

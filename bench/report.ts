@@ -39,6 +39,8 @@ export interface BenchResults {
     checkoutVariants: number;
     store: string;
     countSql: boolean;
+    /** VACUUM (ANALYZE) before each measured window (--vacuum; absent in older results). */
+    vacuum?: boolean;
     /** WEB_CONCURRENCY of the spawned server. */
     webConcurrency: string;
     /** Connections per server process to PostgreSQL (DATABASE_POOL_SIZE as the server derives it). */
@@ -83,7 +85,8 @@ export function formatResults(r: BenchResults): string {
   out.push(
     `server: WEB_CONCURRENCY=${r.settings.webConcurrency}, pool ${r.settings.poolSizePerProcess} per process; ` +
       `load: ${r.settings.warmupSeconds} s warm-up + ${r.settings.durationSeconds} s measured per run, ` +
-      `store "${r.settings.store}", loopback`,
+      `store "${r.settings.store}", loopback` +
+      (r.settings.vacuum ? "; VACUUM (ANALYZE) before each measured window" : ""),
   );
   if (r.coldStart) {
     out.push(

@@ -16,6 +16,7 @@ import { feedNamed } from "./feeds.js";
 import { type FlashSaleResult, runFlashSale } from "./flash-sale.js";
 import { runLoad } from "./load.js";
 import { describeMachine } from "./machine.js";
+import { autovacuumOn, vacuumAnalyze } from "./maintenance.js";
 import { type BenchOptions, LOAD_SCENARIOS, type LoadScenarioName, parseOptions } from "./options.js";
 import { type ProcessGroups, readMemory } from "./process-stats.js";
 import { type BenchResults, type ColdStart, formatResults, type ScenarioResult } from "./report.js";
@@ -184,6 +185,15 @@ async function main(): Promise<void> {
   cleanups.push(async () => ctx.close());
   const skipped: string[] = [];
 
+  const vacuum =
+    target.databaseUrl !== undefined &&
+    (opts.vacuum === "on" || (opts.vacuum === "auto" && !(await autovacuumOn(target.databaseUrl))));
+  if (opts.vacuum === "on" && !target.databaseUrl) skipped.push("--vacuum: the server's database is unknown");
+  const maintain = async (before: string) => {
+    if (!vacuum || !target.databaseUrl) return;
+    log(`vacuum (analyze) before ${before}: ${await vacuumAnalyze(target.databaseUrl)} s`);
+  };
+
   const scenarios: ScenarioResult[] = [];
   const wanted = (name: string) => (opts.scenarios as readonly string[]).includes(name);
   for (const name of LOAD_SCENARIOS.filter(wanted) as LoadScenarioName[]) {
@@ -193,6 +203,7 @@ async function main(): Promise<void> {
       const setupStarted = performance.now();
       const loadClients = await scenario.setup();
       const setupSeconds = Math.round((performance.now() - setupStarted) / 100) / 10;
+      await maintain(`${name} @ ${clients}`);
       log(`${name} @ ${clients}: ${opts.warmupSeconds} s warm-up, ${opts.durationSeconds} s measured`);
       const result = await runLoad(loadClients, {
         warmupSeconds: opts.warmupSeconds,
@@ -222,6 +233,7 @@ async function main(): Promise<void> {
       skipped.push("ceiling: the server's database is unknown (give DATABASE_URL with --url)");
     else {
       log(`ceiling: ${version}`);
+      await maintain("the ceilings");
       ceilings = await runCeilings(ctx, target.databaseUrl, opts.clients, processes, log);
     }
   }
@@ -262,6 +274,7 @@ async function main(): Promise<void> {
   if (opts.soakMinutes > 0) {
     const clients = opts.clients[0]!;
     log(`soak: shopper flow for ${opts.soakMinutes} min at ${clients} clients`);
+    await maintain("the soak");
     soak = await runSoak(ctx, opts.soakMinutes, clients, processes);
     log(`soak: slope ${soak.slopeMiBPerMinute} MiB/min`);
   }
@@ -282,6 +295,7 @@ async function main(): Promise<void> {
       checkoutVariants: opts.checkoutVariants,
       store: opts.store,
       countSql: opts.countSql,
+      vacuum,
       webConcurrency: opts.webConcurrency,
       poolSizePerProcess: poolSizeLabel(opts),
       nodeArgs: opts.nodeArgs,
