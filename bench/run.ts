@@ -16,7 +16,7 @@ import { feedNamed } from "./feeds.js";
 import { type FlashSaleResult, runFlashSale } from "./flash-sale.js";
 import { runLoad } from "./load.js";
 import { describeMachine } from "./machine.js";
-import { autovacuumOn, vacuumAnalyze } from "./maintenance.js";
+import { vacuumAnalyze } from "./maintenance.js";
 import { type BenchOptions, LOAD_SCENARIOS, type LoadScenarioName, parseOptions } from "./options.js";
 import { type ProcessGroups, readMemory } from "./process-stats.js";
 import { type BenchResults, type ColdStart, formatResults, type ScenarioResult } from "./report.js";
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
 
   const vacuum =
     target.databaseUrl !== undefined &&
-    (opts.vacuum === "on" || (opts.vacuum === "auto" && !(await autovacuumOn(target.databaseUrl))));
+    (opts.vacuum === "on" || (opts.vacuum === "auto" && machine.autovacuum === false));
   if (opts.vacuum === "on" && !target.databaseUrl) skipped.push("--vacuum: the server's database is unknown");
   const maintain = async (before: string) => {
     if (!vacuum || !target.databaseUrl) return;

@@ -297,7 +297,7 @@ interface DocumentCosts {
 }
 
 /** Variables used in a `first` argument or in a directive's arguments, anywhere in the document. */
-export function costVariablesOf(document: DocumentNode): string[] {
+function costVariablesOf(document: DocumentNode): string[] {
   const names = new Set<string>();
   const collect = (value: ValueNode) => {
     if (value.kind === Kind.VARIABLE) names.add(value.name.value);
