@@ -163,8 +163,12 @@ export async function runCeilings(
   try {
     const [store] = await sql<{ id: string }[]>`select id from stores where handle = ${opts.store}`;
     if (!store) throw new Error(`ceiling: no store "${opts.store}" in ${new URL(databaseUrl).pathname}`);
+    // On hand without units sold and not yet settled: the server's settlement job may move both while the
+    // ceiling runs, never this figure (see src/services/inventory/settlement.ts).
     const stockBefore = await sql<{ id: string; stock_on_hand: number }[]>`
-      select id, stock_on_hand from product_variants where id = any(${checkoutIds}::uuid[])`;
+      select v.id, v.stock_on_hand - coalesce((select sum(r.quantity) from inventory_reservations r
+                                                where r.variant_id = v.id and r.unsettled), 0)::int as stock_on_hand
+        from product_variants v where v.id = any(${checkoutIds}::uuid[])`;
     await dropHelpers(sql);
     await sql`create table bench_ceiling_carts (slot int primary key, cart_id uuid not null)`;
     await sql`create table bench_ceiling_variants (n int primary key, variant_id uuid not null)`;
@@ -234,9 +238,15 @@ export async function runCeilings(
       await sql`delete from orders where store_id = ${store.id} and idempotency_key like 'bench-ceiling-%'`;
       await sql`delete from outbox where topic = 'bench.ceiling'`;
       await sql`delete from cart_items where store_id = ${store.id} and cart_id = any(${cartIds}::uuid[])`;
-      for (const row of stockBefore) {
-        await sql`update product_variants set stock_on_hand = ${row.stock_on_hand} where id = ${row.id}`;
-      }
+      // Under the variants' locks, so no settlement commits between reading what is unsettled and writing.
+      await sql.begin(async (tx) => {
+        await tx`select id from product_variants where id = any(${checkoutIds}::uuid[]) order by id for no key update`;
+        for (const row of stockBefore) {
+          await tx`update product_variants v set stock_on_hand = ${row.stock_on_hand} + coalesce(
+                     (select sum(r.quantity) from inventory_reservations r where r.variant_id = v.id and r.unsettled), 0)
+                    where v.id = ${row.id}`;
+        }
+      });
     }
   } finally {
     await dropHelpers(sql).catch(() => {});

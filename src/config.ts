@@ -136,6 +136,11 @@ export const envSchema = z.object({
   /** How often the checkout jobs run: reservation expiry and recovery of orders left PENDING (0 = never). */
   CHECKOUT_JOB_INTERVAL_SECONDS: int(0, 3600).default(30),
   /**
+   * How often sold units are taken off on hand and reserved (0 = never: on hand then only grows stale;
+   * what can be sold and staff's figures stay right). Short, so the batch stays small.
+   */
+  STOCK_SETTLEMENT_INTERVAL_MS: int(0, 60_000).default(1000),
+  /**
    * How long a flash-sale gate counter is trusted before it must be set again from PostgreSQL. Short:
    * the gate may refuse early only within this window, and never admits past stock in any case.
    */

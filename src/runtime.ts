@@ -148,6 +148,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
     if (readReplica) registerReadReplicaMetrics(app.metrics.registry, readReplica);
     services.cartLifecycle.start(config.CART_JOB_INTERVAL_SECONDS);
     services.checkoutRecovery.start(config.CHECKOUT_JOB_INTERVAL_SECONDS);
+    services.stockSettlement.start(config.STOCK_SETTLEMENT_INTERVAL_MS);
     const outboxRelay = new OutboxRelay({
       db: database.db,
       listener: database.sql,
@@ -183,6 +184,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
           await outboxRelay.stop();
           await services.cartLifecycle.stop();
           await services.checkoutRecovery.stop();
+          await services.stockSettlement.stop();
           await app.close();
           await infra.close();
           await readReplica?.close();

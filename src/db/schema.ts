@@ -625,6 +625,12 @@ export const inventoryReservations = pgTable(
     variantId: uuid("variant_id").notNull(),
     quantity: integer("quantity").notNull(),
     status: reservationStatus("status").notNull().default("ACTIVE"),
+    /**
+     * COMMITTED (sold) but not yet taken off the variant's counters: the units still count in both
+     * stock_on_hand and reserved (so what can be sold is already right) until the settlement moves
+     * both down together (services/inventory/settlement.ts). False for every other row.
+     */
+    unsettled: boolean("unsettled").notNull().default(false),
     expiresAt: tstz("expires_at").notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -642,6 +648,7 @@ export const inventoryReservations = pgTable(
       .on(t.storeId, t.cartId, t.variantId)
       .where(sql`${t.status} = 'ACTIVE' AND ${t.cartId} IS NOT NULL`),
     index("inventory_reservations_expiry_idx").on(t.expiresAt).where(sql`${t.status} = 'ACTIVE'`),
+    index("inventory_reservations_unsettled_idx").on(t.storeId, t.variantId).where(sql`${t.unsettled}`),
     check("inventory_reservations_quantity_pos", sql`${t.quantity} > 0`),
     check("inventory_reservations_holder", sql`${t.orderId} IS NOT NULL OR ${t.cartId} IS NOT NULL`),
   ],

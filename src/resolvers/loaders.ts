@@ -19,6 +19,10 @@ export function createLoaders(services: Services, ctx: ServiceContext) {
     variantById: new DataLoader<string, CatalogVariant | null>((ids) =>
       services.catalog.variantsByIds(ctx, ids),
     ),
+    /** Staff's on hand and reserved, without sold units not yet settled. */
+    staffStockByVariantId: new DataLoader((ids: readonly string[]) =>
+      services.catalog.staffStockByIds(ctx, ids),
+    ),
     variantsByProductId: new DataLoader<string, CatalogVariant[]>((productIds) =>
       services.catalog.variantsByProductIds(ctx, productIds),
     ),

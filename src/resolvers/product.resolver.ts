@@ -45,16 +45,20 @@ export class ProductVariantFieldsResolver {
   }
 
   @FieldResolver(() => Int, { nullable: true, description: "Units on hand. Staff only: null for others." })
-  stockOnHand(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): number | null {
-    return isStaff(ctx.caller) ? variant.record.stockOnHand : null;
+  async stockOnHand(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): Promise<number | null> {
+    if (!isStaff(ctx.caller)) return null;
+    return (
+      (await ctx.loaders.staffStockByVariantId.load(variant.id))?.stockOnHand ?? variant.record.stockOnHand
+    );
   }
 
   @FieldResolver(() => Int, {
     nullable: true,
     description: "Units reserved for pending orders and cart holds. Staff only: null for others.",
   })
-  reserved(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): number | null {
-    return isStaff(ctx.caller) ? variant.record.reserved : null;
+  async reserved(@Root() variant: ProductVariant, @Ctx() ctx: GraphQLContext): Promise<number | null> {
+    if (!isStaff(ctx.caller)) return null;
+    return (await ctx.loaders.staffStockByVariantId.load(variant.id))?.reserved ?? variant.record.reserved;
   }
 
   @FieldResolver(() => Boolean, {

@@ -22,6 +22,7 @@ import {
 import { actorLabel, isStaff, type ReadScope, type ServiceContext } from "./context.js";
 import type { ServiceDeps } from "./deps.js";
 import { ErrorCode, UserFacingError, userError } from "./errors.js";
+import { settleSales } from "./inventory/settlement.js";
 import { lockVariants, moveStock, stockStateFor } from "./inventory/stock.js";
 import { stockStateEvents } from "./inventory/stock-events.js";
 import { syncStockGate } from "./inventory/stock-gate.js";
@@ -262,6 +263,39 @@ export class CatalogService {
     return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
   }
 
+  /**
+   * Staff's counters of each variant: on hand and reserved without the units already sold and not yet
+   * settled (inventory/settlement.ts), read with the variant in one statement so both are of one moment.
+   */
+  async staffStockByIds(
+    scope: ReadScope,
+    ids: readonly string[],
+  ): Promise<({ stockOnHand: number; reserved: number } | null)[]> {
+    const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+    const rows = wanted.length
+      ? await this.deps.reads.run(scope.reads, (db) =>
+          db.execute<{ id: string; stock_on_hand: number; reserved: number }>(sql`
+            select v.id, v.stock_on_hand - coalesce(u.q, 0) as stock_on_hand, v.reserved - coalesce(u.q, 0) as reserved
+              from product_variants v
+              left join (select r.variant_id, sum(r.quantity)::int as q from inventory_reservations r
+                          where r.store_id = ${scope.store.id} and r.unsettled
+                            and r.variant_id in (${sql.join(
+                              wanted.map((id) => sql`${id}::uuid`),
+                              sql`, `,
+                            )})
+                          group by r.variant_id) u on u.variant_id = v.id
+             where v.store_id = ${scope.store.id} and v.id in (${sql.join(
+               wanted.map((id) => sql`${id}::uuid`),
+               sql`, `,
+             )})`),
+        )
+      : [];
+    const byId = new Map(
+      rows.map((r) => [r.id, { stockOnHand: Number(r.stock_on_hand), reserved: Number(r.reserved) }]),
+    );
+    return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+  }
+
   /** Variants of each product, in the order they were created. */
   async variantsByProductIds(scope: ReadScope, productIds: readonly string[]): Promise<CatalogVariant[][]> {
     const wanted = [...new Set(productIds.filter(isUuid).map((id) => id.toLowerCase()))];
@@ -431,6 +465,8 @@ export class CatalogService {
     const storeId = ctx.store.id;
     const now = this.deps.now();
     const { variant, available } = await this.deps.db.transaction(async (tx) => {
+      // Its sold units leave the counters first (settlement.ts), so the count staff adjust is the real one.
+      await settleSales(tx, { storeId, variantIds: [variantId] }, now);
       const locked = await lockVariants(tx, storeId, [variantId]);
       const before = locked.get(variantId);
       if (!before) throw userError(ErrorCode.NOT_FOUND, "Variant not found", { field: ["variantId"] });

@@ -15,6 +15,7 @@ import { StoreFeed } from "./events/store-feed.js";
 import { IdentityService } from "./identity.service.js";
 import { CartLifecycleJob } from "./jobs/cart-lifecycle.job.js";
 import { CheckoutRecoveryJob } from "./jobs/checkout-recovery.job.js";
+import { StockSettlementJob } from "./jobs/stock-settlement.job.js";
 import { OrderCommands } from "./order/order-commands.service.js";
 import { OrderEvents } from "./order/order-events.js";
 import { OrderQueries } from "./order/order-queries.service.js";
@@ -81,6 +82,7 @@ export function createServices(deps: ServiceDeps, ports: { gateway: PaymentGatew
       reviews.sweepHeldOrders(),
     ),
     cartLifecycle,
+    stockSettlement: new StockSettlementJob(deps.db, deps.logger, deps.now),
   };
 }
 

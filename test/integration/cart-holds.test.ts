@@ -10,6 +10,7 @@ import type { StoreRef } from "../../src/services/context.js";
 import { cartApi, okCart } from "../support/cart-api.js";
 import { checkout, productWithStock, readyCart, type ShopSetup, shop } from "../support/checkout-fixtures.js";
 import { createCustomer, createGuest, createStaff, createStore } from "../support/fixtures.js";
+import { settleStock } from "../support/settle.js";
 import { useTestApp } from "../support/test-app.js";
 
 const t = useTestApp();
@@ -85,11 +86,17 @@ describe("reserve at add-to-cart", () => {
     const res = await checkout(t.app, store, guest.token, { cartId });
     expect(res.userErrors).toEqual([]);
     expect(res.order?.status).toBe("CONFIRMED");
-    const [row] = await t.app.runtime.database.db
-      .select()
-      .from(productVariants)
-      .where(eq(productVariants.id, p.variantId));
-    expect([row?.stockOnHand, row?.reserved]).toEqual([0, 0]);
+    const counters = async () => {
+      const [row] = await t.app.runtime.database.db
+        .select()
+        .from(productVariants)
+        .where(eq(productVariants.id, p.variantId));
+      return [row?.stockOnHand, row?.reserved];
+    };
+    // Sold, not settled yet: both counters still hold the units, so none can be sold again.
+    expect(await counters()).toEqual([2, 2]);
+    expect(await settleStock(t.app.runtime.database.db)).toBe(1);
+    expect(await counters()).toEqual([0, 0]);
     expect(await holdsOf(cartId)).toEqual([]);
   });
 

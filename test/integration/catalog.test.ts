@@ -491,8 +491,9 @@ describe("reading the catalog", () => {
       const large = await statementsFor(20, token);
       expect(small).toBeGreaterThan(0);
       expect(large).toBe(small);
-      // the page with its variants in one statement; the variants' products: one more.
-      expect(large).toBeLessThanOrEqual(2);
+      // the page with its variants in one statement; the variants' products: one more; staff's
+      // counters (without sold units not yet settled): one more again.
+      expect(large).toBeLessThanOrEqual(token ? 3 : 2);
     }
   });
 });

@@ -17,6 +17,7 @@ import {
   type ServerProcess,
   spawnServer,
 } from "../support/server-process.js";
+import { settleStock } from "../support/settle.js";
 import { StripeStandIn } from "../support/stripe-stand-in.js";
 import { createDatabaseFromTemplate } from "../support/test-app.js";
 
@@ -65,6 +66,7 @@ const CHECKOUT = `mutation C($input: CheckoutInput!) { checkoutComplete(input: $
   order { id status paymentStatus } userErrors { code } } }`;
 
 async function variant(id: string) {
+  await settleStock(drizzle(sql));
   const [row] = await drizzle(sql).select().from(productVariants).where(eq(productVariants.id, id));
   if (!row) throw new Error("no variant");
   return row;

@@ -18,6 +18,7 @@ import {
   testGateway,
 } from "../support/checkout-fixtures.js";
 import { createStore, fixtureStaff, serviceContext, unique } from "../support/fixtures.js";
+import { settleStock } from "../support/settle.js";
 import { useTestApp } from "../support/test-app.js";
 
 const t = useTestApp({ env: { DATABASE_POOL_SIZE: "20" } });
@@ -38,6 +39,7 @@ async function inBatches<T>(n: number, size: number, make: (i: number) => Promis
 }
 
 async function variant(id: string) {
+  await settleStock(t.app.runtime.database.db);
   const [row] = await t.app.runtime.database.db
     .select()
     .from(productVariants)

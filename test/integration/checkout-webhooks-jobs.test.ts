@@ -17,6 +17,7 @@ import {
   testGateway,
 } from "../support/checkout-fixtures.js";
 import { createStore } from "../support/fixtures.js";
+import { settleStock } from "../support/settle.js";
 import { useTestApp } from "../support/test-app.js";
 
 const t = useTestApp();
@@ -53,6 +54,7 @@ async function paymentOf(orderId: string) {
 }
 
 async function variantRow(id: string) {
+  await settleStock(t.app.runtime.database.db);
   const [row] = await t.app.runtime.database.db
     .select()
     .from(productVariants)

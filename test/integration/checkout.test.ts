@@ -33,6 +33,7 @@ import {
   serviceContext,
   unique,
 } from "../support/fixtures.js";
+import { settleStock } from "../support/settle.js";
 import { useTestApp } from "../support/test-app.js";
 
 const t = useTestApp();
@@ -45,6 +46,7 @@ beforeAll(async () => {
 });
 
 async function variantRow(id: string) {
+  await settleStock(t.app.runtime.database.db);
   const [row] = await t.app.runtime.database.db
     .select()
     .from(productVariants)

@@ -26,6 +26,7 @@ import {
   type TestStaff,
   unique,
 } from "../support/fixtures.js";
+import { settleStock } from "../support/settle.js";
 import { useTestApp } from "../support/test-app.js";
 
 const t = useTestApp();
@@ -99,6 +100,7 @@ const refund = (orderId: string, args: Record<string, unknown>, token = staff.to
   );
 
 async function variant(id: string) {
+  await settleStock(t.app.runtime.database.db);
   const [row] = await t.app.runtime.database.db
     .select()
     .from(productVariants)

@@ -237,8 +237,8 @@ describe("statement budgets of the hot paths", () => {
     expect(orderId).toBeTruthy();
     // Gate read; T1: BEGIN, lock+read the cart (and draw the order's number), lock its variants, the order
     // with everything else, COMMIT;
-    // authorised (one statement); T2: BEGIN, the move with its holds flipped and their stock committed
-    // (one statement), the rest, COMMIT.
+    // authorised (one statement); T2: BEGIN, the move with its reservations flipped to sold (no variant
+    // row: the units leave the counters at settlement) in one statement, the rest, COMMIT.
     withinBudget(
       {
         data: res.data,

@@ -21,6 +21,7 @@ import {
   testGateway,
 } from "../support/checkout-fixtures.js";
 import { createStore } from "../support/fixtures.js";
+import { settleStock } from "../support/settle.js";
 import { useTestApp } from "../support/test-app.js";
 
 const t = useTestApp();
@@ -65,7 +66,8 @@ async function threeLineCart() {
   return { ready, last: ids[2] as string };
 }
 
-function stockOf(variantId: string) {
+async function stockOf(variantId: string) {
+  await settleStock(t.app.runtime.database.db);
   return t.app.runtime.database.db
     .select({ onHand: productVariants.stockOnHand, reserved: productVariants.reserved })
     .from(productVariants)
@@ -158,8 +160,8 @@ describe("transactions ended by a deadlock", () => {
     }
     await raw().begin(async (tx) => {
       await tx`set local deadlock_timeout = '10s'`;
-      await tx`select id from product_variants where id = ${last} for no key update`;
-      // T2 takes the order's row, its reservations, then the variants in id order, and waits here.
+      await tx`select id from inventory_reservations where order_id = ${orderId as string} and variant_id = ${last} for update`;
+      // T2 takes the order's row, then its reservations (no variant: the sale settles later), and waits here.
       await lockWaitOf("%flipped as%");
       await tx`select id from orders where id = ${orderId as string} for update`;
     });

@@ -102,6 +102,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     RATE_LIMIT_PER_MINUTE: "0",
     CART_JOB_INTERVAL_SECONDS: "0",
     CHECKOUT_JOB_INTERVAL_SECONDS: "0",
+    STOCK_SETTLEMENT_INTERVAL_MS: "0",
     // Limits that the tests of those limits switch on: most files reuse one guest for many carts.
     GUEST_MAX_OPEN_CARTS: "0",
     CARTS_PER_IP_PER_HOUR: "0",

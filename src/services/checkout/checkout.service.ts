@@ -350,7 +350,6 @@ export class CheckoutService {
       confirmOrder(tx, {
         storeId: order.storeId,
         orderId: order.id,
-        orderNumber: order.number,
         paymentId: payment.id,
         from: "PENDING",
         captured,

@@ -1,12 +1,12 @@
 /**
  * Saga step T2, one transaction: the money is captured, so the order is CONFIRMED, the payment
- * CAPTURED, and its held stock leaves the shelf (reservations COMMITTED: on hand - q, reserved - q),
- * with history and events. Conditional on the order still being where the saga left it, so a webhook
+ * CAPTURED, and its held stock sold (reservations COMMITTED and unsettled: the units leave on hand and
+ * reserved together at settlement, inventory/settlement.ts, so this step writes no variant row), with
+ * history and events. Conditional on the order still being where the saga left it, so a webhook
  * and the saga (or recovery) confirming at once confirm it once.
  */
 import type { Tx } from "../../db/client.js";
 import { commitReservations } from "../inventory/reservations.js";
-import { stockStateEvents } from "../inventory/stock-events.js";
 import type { OrderStatus, TransitionActor } from "../order/order-status.js";
 import {
   claimStatement,
@@ -20,8 +20,6 @@ import { type PaymentEventRecord, paymentWrites } from "./payment-record.js";
 export interface ConfirmInput {
   storeId: string;
   orderId: string;
-  /** The order's number (it never changes), for the stock movements' reason. */
-  orderNumber: string;
   paymentId: string;
   from: Extract<OrderStatus, "PENDING" | "ON_HOLD">;
   captured: number;
@@ -32,10 +30,7 @@ export interface ConfirmInput {
   at: Date;
 }
 
-export async function confirmOrder(
-  tx: Tx,
-  input: ConfirmInput,
-): Promise<{ order: OrderRow; available: Map<string, number> } | null> {
+export async function confirmOrder(tx: Tx, input: ConfirmInput): Promise<{ order: OrderRow } | null> {
   const move: TransitionInput = {
     storeId: input.storeId,
     orderId: input.orderId,
@@ -52,27 +47,23 @@ export async function confirmOrder(
       checkoutOutcome: { userErrors: [] },
     },
   };
-  // The conditional move and the stock leaving the shelf: one statement, the move first (the order's
-  // row lock, then the reservations', then the variants' in id order, as every path takes them).
+  // The conditional move and the sale: one statement, the move first (the order's row lock, then the
+  // reservations', as every path takes them). No stock state can change: available stays as it was.
   const committed = await commitReservations(
     tx,
     input.storeId,
     input.orderId,
-    input.actor,
-    `order ${input.orderNumber}`,
     input.at,
     claimStatement(tx, move),
   );
   if (!committed.gate) return null;
   const order = orderFromJson(committed.gate);
-  // History, events, movements and the payment: one statement.
+  // History, events and the payment: one statement.
   await recordTransition(
     tx,
     { input: move, row: order },
     {
-      events: stockStateEvents(input.storeId, committed.changes, input.at),
       writes: [
-        ...committed.writes,
         ...paymentWrites(
           tx,
           input.storeId,
@@ -84,5 +75,5 @@ export async function confirmOrder(
       ],
     },
   );
-  return { order, available: new Map([...committed.after].map(([id, a]) => [id, a.available])) };
+  return { order };
 }

@@ -1,11 +1,13 @@
 /**
- * Stock held for an order (or a cart), as rows that say why `reserved` is what it is. Releasing and
- * committing flip the rows (ACTIVE -> RELEASED/EXPIRED/COMMITTED) with a conditional UPDATE and move the
- * counters by exactly the rows flipped, so doing either twice moves nothing the second time.
+ * Stock held for an order (or a cart), as rows that say why `reserved` is what it is. Releasing flips
+ * the rows (ACTIVE -> RELEASED/EXPIRED) with a conditional UPDATE and moves the counters by exactly the
+ * rows flipped, so doing it twice moves nothing the second time. Committing (a paid order) flips them
+ * to COMMITTED and unsettled without touching the counters; settlement.ts takes the units off later.
  */
 import { and, eq, type SQLWrapper, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client.js";
 import { inventoryMovements, inventoryReservations } from "../../db/schema.js";
+import { settleSales } from "./settlement.js";
 import {
   type MovedRow,
   type MovementResult,
@@ -26,33 +28,26 @@ const holderIs = (holder: Holder) =>
 type FlipRow = {
   lines: [string, number][] | null;
   moved: MovedRow[] | null;
-  gate: Record<string, unknown> | null;
 };
 
 /**
- * Flips the holder's ACTIVE reservations (to RELEASED/EXPIRED/COMMITTED) and moves the counters by
- * exactly the rows flipped, in ONE statement: the flip, the variants locked in ascending id order (as
- * every stock change locks them, so none can deadlock with another), and the conditional UPDATE.
+ * Flips the holder's ACTIVE reservations to RELEASED/EXPIRED and moves the counters by exactly the rows
+ * flipped, in ONE statement: the flip, the variants locked in ascending id order (as every stock change
+ * locks them, so none can deadlock with another), and the conditional UPDATE.
  */
-async function flipAndMove(
+async function flipAndRelease(
   tx: Tx,
   storeId: string,
   holder: Holder,
-  to: "RELEASED" | "EXPIRED" | "COMMITTED",
-  movement: "release" | "commit",
+  to: "RELEASED" | "EXPIRED",
   at: Date,
-  gate?: SQLWrapper,
-): Promise<MovementResult & { lines: StockLine[]; gate: Record<string, unknown> | null }> {
+): Promise<MovementResult & { lines: StockLine[] }> {
   const held = "orderId" in holder ? sql`r.order_id = ${holder.orderId}` : sql`r.cart_id = ${holder.cartId}`;
-  const { set, guard } = movementSql(movement);
-  // The gate's one-time filter runs before the flip scans anything, so the gate's row lock comes first.
-  const gateCte = gate ? sql`gate as (${gate.getSQL()}), ` : sql``;
-  const gated = gate ? sql` and exists (select 1 from gate)` : sql``;
-  const gateRow = gate ? sql`(select to_json(g) from gate g limit 1)` : sql`null::json`;
+  const { set, guard } = movementSql("release");
   const [row] = await tx.execute<FlipRow>(sql`
-    with ${gateCte}flipped as (
+    with flipped as (
       update inventory_reservations r set status = ${to}::reservation_status, updated_at = ${at.toISOString()}::timestamptz
-       where r.store_id = ${storeId} and ${held} and r.status = 'ACTIVE'${gated}
+       where r.store_id = ${storeId} and ${held} and r.status = 'ACTIVE'
       returning r.variant_id, r.quantity
     ), w as (
       select f.variant_id as id, sum(f.quantity)::int as q from flipped f group by f.variant_id
@@ -68,16 +63,14 @@ async function flipAndMove(
       returning v.id, v.stock_on_hand, v.reserved, v.low_stock_threshold, v.stock_state, l.stock_state as state_before
     )
     select (select json_agg(json_build_array(f.variant_id, f.quantity)) from flipped f) as lines,
-           (select json_agg(to_json(m)) from moved m) as moved,
-           ${gateRow} as gate`);
+           (select json_agg(to_json(m)) from moved m) as moved`);
   const lines = (row?.lines ?? []).map(([variantId, quantity]) => ({ variantId, quantity }));
-  const gateResult = row?.gate ?? null;
-  if (lines.length === 0) return { ...NOTHING, lines, gate: gateResult };
+  if (lines.length === 0) return { ...NOTHING, lines };
   const moved = movementResult(mergeLines(lines), row?.moved ?? []);
   if (moved.refused.length) {
     throw new Error(`reserved below its reservations for ${moved.refused.join(", ")}`);
   }
-  return { ...moved, lines, gate: gateResult };
+  return { ...moved, lines };
 }
 
 const NOTHING: MovementResult = { refused: [], changes: [], after: new Map() };
@@ -90,32 +83,38 @@ export async function releaseReservations(
   at: Date,
   as: "RELEASED" | "EXPIRED" = "RELEASED",
 ): Promise<MovementResult & { lines: StockLine[] }> {
-  return flipAndMove(tx, storeId, holder, as, "release", at);
+  return flipAndRelease(tx, storeId, holder, as, at);
 }
 
 /**
- * A paid order's held units leave the shelf. Their movement rows come back unwritten (`writes`) for the
- * caller to send with the rest of its change in one statement. `gate`: a data-modifying statement with
- * RETURNING sent in the same statement and run first (the order's conditional move); nothing flips
- * unless it returned a row, and its first row comes back as JSON (`gate`).
+ * A paid order's held units are sold: its ACTIVE reservations become COMMITTED and unsettled, in ONE
+ * statement that touches no variant (the units leave the counters at settlement, settlement.ts).
+ * `gate`: a data-modifying statement with RETURNING sent in the same statement and run first (the
+ * order's conditional move, so its row lock comes before the reservations'); nothing flips unless it
+ * returned a row, and its first row comes back as JSON (`gate`).
  */
 export async function commitReservations(
   tx: Tx,
   storeId: string,
   orderId: string,
-  actor: string,
-  reason: string,
   at: Date,
-  gate?: SQLWrapper,
-): Promise<
-  MovementResult & { lines: StockLine[]; writes: SQLWrapper[]; gate: Record<string, unknown> | null }
-> {
-  const moved = await flipAndMove(tx, storeId, { orderId }, "COMMITTED", "commit", at, gate);
-  if (moved.lines.length === 0) return { ...moved, writes: [] };
-  return {
-    ...moved,
-    writes: [movementRows(tx, storeId, moved.lines, -1, moved, actor, reason, at, orderId)],
-  };
+  gate: SQLWrapper,
+): Promise<{ lines: StockLine[]; gate: Record<string, unknown> | null }> {
+  const [row] = await tx.execute<{
+    lines: [string, number][] | null;
+    gate: Record<string, unknown> | null;
+  }>(sql`
+    with gate as (${gate.getSQL()}), flipped as (
+      update inventory_reservations r
+         set status = 'COMMITTED', unsettled = true, updated_at = ${at.toISOString()}::timestamptz
+       where r.store_id = ${storeId} and r.order_id = ${orderId} and r.status = 'ACTIVE'
+         and exists (select 1 from gate)
+      returning r.variant_id, r.quantity
+    )
+    select (select json_agg(json_build_array(f.variant_id, f.quantity)) from flipped f) as lines,
+           (select to_json(g) from gate g limit 1) as gate`);
+  const lines = (row?.lines ?? []).map(([variantId, quantity]) => ({ variantId, quantity }));
+  return { lines, gate: row?.gate ?? null };
 }
 
 /** Units back on the shelf after they had left it (cancel after payment, refund with restock). */
@@ -129,32 +128,19 @@ export async function restock(
   orderId: string | null,
 ): Promise<MovementResult> {
   if (lines.length === 0) return NOTHING;
+  // Sold units of these variants leave the counters first, so the movement's stock_after is the count.
+  await settleSales(tx, { storeId, variantIds: lines.map((l) => l.variantId) }, at);
   const moved = await moveStock(tx, storeId, "restock", lines);
   if (moved.refused.length) throw new Error(`restock refused for ${moved.refused.join(", ")}`);
-  await recordMovements(tx, storeId, lines, 1, moved, actor, reason, at, orderId);
+  await movementRows(tx, storeId, lines, moved, actor, reason, at, orderId);
   return moved;
 }
 
-async function recordMovements(
-  tx: Tx,
-  storeId: string,
-  lines: StockLine[],
-  sign: 1 | -1,
-  moved: MovementResult,
-  actor: string,
-  reason: string,
-  at: Date,
-  orderId: string | null,
-): Promise<void> {
-  await movementRows(tx, storeId, lines, sign, moved, actor, reason, at, orderId);
-}
-
-/** The movement rows of a change, one per variant, as an insert not yet sent. */
+/** The movement rows of a restock, one per variant. */
 function movementRows(
   tx: Tx,
   storeId: string,
   lines: StockLine[],
-  sign: 1 | -1,
   moved: MovementResult,
   actor: string,
   reason: string,
@@ -167,7 +153,7 @@ function movementRows(
     [...byVariant].map(([variantId, quantity]) => ({
       storeId,
       variantId,
-      delta: sign * quantity,
+      delta: quantity,
       reason,
       actor,
       orderId,

@@ -82,7 +82,6 @@ export class ReviewService {
       confirmOrder(tx, {
         storeId: order.storeId,
         orderId: order.id,
-        orderNumber: order.number,
         paymentId: payment.id,
         from: "ON_HOLD",
         captured: captured.amountReceived,

@@ -1,0 +1,2 @@
+ALTER TABLE "inventory_reservations" ADD COLUMN "unsettled" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+CREATE INDEX "inventory_reservations_unsettled_idx" ON "inventory_reservations" USING btree ("store_id","variant_id") WHERE "inventory_reservations"."unsettled";
