@@ -21,7 +21,7 @@ import type { Logger } from "./logger.js";
 import { createPaymentGateway, type PaymentGateway } from "./payments/index.js";
 import { buildCartographSchema } from "./schema/build.js";
 import { type App, createApp } from "./server/app.js";
-import { registerReadReplicaMetrics } from "./server/metrics.js";
+import { registerReadReplicaMetrics, registerStockSettlementMetrics } from "./server/metrics.js";
 import type { FaultPoints } from "./services/deps.js";
 import { createServices, type Services } from "./services/index.js";
 import { NotificationJobs } from "./services/notifications/notification-jobs.js";
@@ -146,6 +146,7 @@ export async function startRuntime(config: Config, opts: RuntimeOptions): Promis
       },
     });
     if (readReplica) registerReadReplicaMetrics(app.metrics.registry, readReplica);
+    registerStockSettlementMetrics(app.metrics.registry, services.stockSettlement);
     services.cartLifecycle.start(config.CART_JOB_INTERVAL_SECONDS);
     services.checkoutRecovery.start(config.CHECKOUT_JOB_INTERVAL_SECONDS);
     services.stockSettlement.start(config.STOCK_SETTLEMENT_INTERVAL_MS);

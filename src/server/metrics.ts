@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ReadReplicaHealth } from "../db/read-replica.js";
+import type { StockSettlementStats } from "../services/jobs/stock-settlement.job.js";
 
 export function createMetrics() {
   const registry = new Registry();
@@ -68,6 +69,46 @@ export function registerReadReplicaMetrics(
     collect() {
       this.reset();
       this.inc(replica.health().fallbacks);
+    },
+  });
+}
+
+/** The stock settlement job's counts in this process (src/services/jobs/stock-settlement.job.ts). */
+export function registerStockSettlementMetrics(
+  registry: Registry,
+  job: { stats(): Readonly<StockSettlementStats> },
+): void {
+  const counter = (name: string, help: string, read: (s: Readonly<StockSettlementStats>) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(job.stats()));
+      },
+    });
+  counter(
+    "cartograph_stock_settled_total",
+    "Sold reservations this process took off the stock counters",
+    (s) => s.settled,
+  );
+  counter(
+    "cartograph_stock_settlement_refused_total",
+    "Variants whose counters refused a settlement (reserved below what was sold: a bug to look into)",
+    (s) => s.refused,
+  );
+  counter(
+    "cartograph_stock_settlement_failures_total",
+    "Settlement runs that ended with an error",
+    (s) => s.failedRuns,
+  );
+  new Gauge({
+    name: "cartograph_stock_settlement_last_run_timestamp_seconds",
+    help: "When this process's settlement last finished a run (0 before the first): alert when it stops moving",
+    registers: [registry],
+    collect() {
+      this.set((job.stats().lastRunAt ?? 0) / 1000);
     },
   });
 }

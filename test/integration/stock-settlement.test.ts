@@ -178,10 +178,15 @@ describe("stock settlement", () => {
     expect(await counters(b.variantId)).toEqual({ onHand: 4, reserved: 0 });
     expect(await counters(a.variantId)).toEqual({ onHand: 5, reserved: 1 });
     // The job waits for the busy variant alone, and settles it once the holder lets go.
+    const before = t.app.runtime.services.stockSettlement.stats().settled;
     const job = t.app.runtime.services.stockSettlement.settle();
     await new Promise((r) => setTimeout(r, 200));
     await lock.release();
     expect((await job).settled).toBe(1);
+    const metrics = await (await fetch(t.app.url.replace("/graphql", "/metrics"))).text();
+    expect(metrics).toMatch(new RegExp(`^cartograph_stock_settled_total ${before + 1}$`, "m"));
+    expect(metrics).toMatch(/^cartograph_stock_settlement_refused_total 0$/m);
+    expect(metrics).toMatch(/^cartograph_stock_settlement_last_run_timestamp_seconds [1-9]/m);
     expect(await counters(a.variantId)).toEqual({ onHand: 4, reserved: 0 });
   });
 

@@ -12,9 +12,19 @@ const BATCH = 1000;
 /** Batches per run at most, so a backlog never keeps one run going for long. */
 const MAX_BATCHES = 20;
 
+/** What the job has done in this process, for /metrics. */
+export interface StockSettlementStats {
+  settled: number;
+  refused: number;
+  failedRuns: number;
+  /** When a run last finished without an error (ms since the epoch), null before the first. */
+  lastRunAt: number | null;
+}
+
 export class StockSettlementJob {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
+  private readonly counts: StockSettlementStats = { settled: 0, refused: 0, failedRuns: 0, lastRunAt: null };
 
   constructor(
     private readonly db: Db,
@@ -43,7 +53,14 @@ export class StockSettlementJob {
     }
     // Cannot happen while every path keeps reserved >= what its reservations hold; say so if it does.
     if (total.refused.length) this.logger.error({ variants: total.refused }, "stock settlement refused");
+    this.counts.settled += total.settled;
+    this.counts.refused += total.refused.length;
+    this.counts.lastRunAt = this.now().getTime();
     return total;
+  }
+
+  stats(): Readonly<StockSettlementStats> {
+    return this.counts;
   }
 
   start(intervalMs: number): void {
@@ -51,7 +68,10 @@ export class StockSettlementJob {
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.settle()
-        .catch((err: unknown) => this.logger.error({ err }, "stock settlement failed"))
+        .catch((err: unknown) => {
+          this.counts.failedRuns += 1;
+          this.logger.error({ err }, "stock settlement failed");
+        })
         .finally(() => {
           this.running = null;
         });
