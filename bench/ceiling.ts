@@ -165,9 +165,10 @@ export async function runCeilings(
     if (!store) throw new Error(`ceiling: no store "${opts.store}" in ${new URL(databaseUrl).pathname}`);
     // On hand without units sold and not yet settled: the server's settlement job may move both while the
     // ceiling runs, never this figure (see src/services/inventory/settlement.ts).
+    const unsettledOfV = sql`coalesce((select sum(r.quantity) from inventory_reservations r
+                                         where r.variant_id = v.id and r.unsettled), 0)::int`;
     const stockBefore = await sql<{ id: string; stock_on_hand: number }[]>`
-      select v.id, v.stock_on_hand - coalesce((select sum(r.quantity) from inventory_reservations r
-                                                where r.variant_id = v.id and r.unsettled), 0)::int as stock_on_hand
+      select v.id, v.stock_on_hand - ${unsettledOfV} as stock_on_hand
         from product_variants v where v.id = any(${checkoutIds}::uuid[])`;
     await dropHelpers(sql);
     await sql`create table bench_ceiling_carts (slot int primary key, cart_id uuid not null)`;
@@ -242,8 +243,7 @@ export async function runCeilings(
       await sql.begin(async (tx) => {
         await tx`select id from product_variants where id = any(${checkoutIds}::uuid[]) order by id for no key update`;
         for (const row of stockBefore) {
-          await tx`update product_variants v set stock_on_hand = ${row.stock_on_hand} + coalesce(
-                     (select sum(r.quantity) from inventory_reservations r where r.variant_id = v.id and r.unsettled), 0)
+          await tx`update product_variants v set stock_on_hand = ${row.stock_on_hand} + ${unsettledOfV}
                     where v.id = ${row.id}`;
         }
       });

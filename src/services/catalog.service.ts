@@ -272,22 +272,19 @@ export class CatalogService {
     ids: readonly string[],
   ): Promise<({ stockOnHand: number; reserved: number } | null)[]> {
     const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+    const idList = sql.join(
+      wanted.map((id) => sql`${id}::uuid`),
+      sql`, `,
+    );
     const rows = wanted.length
       ? await this.deps.reads.run(scope.reads, (db) =>
           db.execute<{ id: string; stock_on_hand: number; reserved: number }>(sql`
             select v.id, v.stock_on_hand - coalesce(u.q, 0) as stock_on_hand, v.reserved - coalesce(u.q, 0) as reserved
               from product_variants v
               left join (select r.variant_id, sum(r.quantity)::int as q from inventory_reservations r
-                          where r.store_id = ${scope.store.id} and r.unsettled
-                            and r.variant_id in (${sql.join(
-                              wanted.map((id) => sql`${id}::uuid`),
-                              sql`, `,
-                            )})
+                          where r.store_id = ${scope.store.id} and r.unsettled and r.variant_id in (${idList})
                           group by r.variant_id) u on u.variant_id = v.id
-             where v.store_id = ${scope.store.id} and v.id in (${sql.join(
-               wanted.map((id) => sql`${id}::uuid`),
-               sql`, `,
-             )})`),
+             where v.store_id = ${scope.store.id} and v.id in (${idList})`),
         )
       : [];
     const byId = new Map(

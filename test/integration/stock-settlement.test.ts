@@ -212,6 +212,28 @@ describe("stock settlement", () => {
     ]);
   });
 
+  it("a cancelled paid order settles its sale before the restock: each movement's stock_after is the real count", async () => {
+    const p = await productWithStock(t.app, store, 10);
+    const ready = await readyCart(t.app, setup, [{ variantId: p.variantId, quantity: 3 }]);
+    const placed = await checkout(t.app, store, ready.guest.token, { cartId: ready.cartId });
+    expect(placed.order?.status).toBe("CONFIRMED");
+    await t.app.runtime.services.orderCommands.cancel(
+      serviceContext(store, ready.guest.caller),
+      placed.order?.id as string,
+    );
+    expect(await unsettledOf(p.variantId)).toBe(0);
+    expect(await counters(p.variantId)).toEqual({ onHand: 10, reserved: 0 });
+    const movements = (await movementsOf(p.variantId)).map((m) => [m.delta, m.stockAfter]);
+    expect(movements).toHaveLength(3);
+    expect(movements).toEqual(
+      expect.arrayContaining([
+        [10, 10],
+        [-3, 7],
+        [3, 10],
+      ]),
+    );
+  });
+
   it("races: checkouts, cancellations, staff adjustments and two settling instances take each sale off once", {
     timeout: 120_000,
   }, async () => {

@@ -99,22 +99,16 @@ export async function commitReservations(
   orderId: string,
   at: Date,
   gate: SQLWrapper,
-): Promise<{ lines: StockLine[]; gate: Record<string, unknown> | null }> {
-  const [row] = await tx.execute<{
-    lines: [string, number][] | null;
-    gate: Record<string, unknown> | null;
-  }>(sql`
+): Promise<{ gate: Record<string, unknown> | null }> {
+  const [row] = await tx.execute<{ gate: Record<string, unknown> | null }>(sql`
     with gate as (${gate.getSQL()}), flipped as (
       update inventory_reservations r
          set status = 'COMMITTED', unsettled = true, updated_at = ${at.toISOString()}::timestamptz
        where r.store_id = ${storeId} and r.order_id = ${orderId} and r.status = 'ACTIVE'
          and exists (select 1 from gate)
-      returning r.variant_id, r.quantity
     )
-    select (select json_agg(json_build_array(f.variant_id, f.quantity)) from flipped f) as lines,
-           (select to_json(g) from gate g limit 1) as gate`);
-  const lines = (row?.lines ?? []).map(([variantId, quantity]) => ({ variantId, quantity }));
-  return { lines, gate: row?.gate ?? null };
+    select (select to_json(g) from gate g limit 1) as gate`);
+  return { gate: row?.gate ?? null };
 }
 
 /** Units back on the shelf after they had left it (cancel after payment, refund with restock). */

@@ -1,6 +1,6 @@
 /**
  * Every change of a variant's stock counters goes through here: reserve (checkout, cart holds), release
- * (compensation, expiry, removal), commit (a paid order takes its units off the shelf), restock (cancel
+ * (compensation, expiry, removal), commit (settlement takes sold units off the shelf), restock (cancel
  * or refund with restock) and staff adjustments. Each is a conditional UPDATE on rows locked in
  * ascending id order (so concurrent multi-variant changes cannot deadlock), and each keeps the
  * variant's stock state (IN_STOCK / LOW / OUT against its low-stock threshold) in the same statement:
@@ -142,7 +142,7 @@ const SETS: Record<Movement, { onHand: string; reserved: string; guard: string }
   },
   // Giving held units back.
   release: { onHand: "v.stock_on_hand", reserved: "v.reserved - w.q", guard: "v.reserved >= w.q" },
-  // A paid order's held units leave the shelf.
+  // Sold units leave the shelf (settlement.ts, in batches after the sale).
   commit: {
     onHand: "v.stock_on_hand - w.q",
     reserved: "v.reserved - w.q",
